@@ -1,0 +1,184 @@
+"""Conv2d as im2col plus one matrix product, in the manner of chainer's utils/conv.py.
+
+im2col copies the padded input into a matrix whose columns are the receptive
+fields, looping only over the kh x kw kernel offsets (each offset is one
+strided slice of the whole batch), so it is pure slicing and runs unchanged on
+CuPy. The column matrix is laid out (c·kh·kw, n·out_h·out_w): then the forward
+pass and both backward products are each a single large matrix product, and
+col2im is a sum of strided slices that needs no scatter-add.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .init import as_generator, draw
+from .module import Module
+
+
+def pair(value, name: str) -> tuple[int, int]:
+    """(a, b) from an int or a pair of ints; a clear error otherwise."""
+    if isinstance(value, (int, np.integer)):
+        return int(value), int(value)
+    if isinstance(value, (tuple, list)) and len(value) == 2:
+        return int(value[0]), int(value[1])
+    raise ValueError(f"{name}: got {value!r}, expected an int or a pair of ints")
+
+
+def conv_output_size(size: int, kernel: int, stride: int, padding: int) -> int:
+    """Output length of a convolution or pooling along one axis (floor mode)."""
+    return (size + 2 * padding - kernel) // stride + 1
+
+
+def _padded_cnhw(xp, x, ph: int, pw: int):
+    """x (n, c, h, w) -> (c, n, h + 2ph, w + 2pw), zero-padded, channels first."""
+    n, c, h, w = x.shape
+    x_cnhw = x.transpose(1, 0, 2, 3)
+    if ph == 0 and pw == 0:
+        return x_cnhw
+    padded = xp.zeros((c, n, h + 2 * ph, w + 2 * pw), dtype=x.dtype)
+    padded[:, :, ph:ph + h, pw:pw + w] = x_cnhw
+    return padded
+
+
+def im2col(xp, x, kernel: tuple[int, int], stride: tuple[int, int],
+           padding: tuple[int, int]):
+    """x (n, c, h, w) -> col (c·kh·kw, n·out_h·out_w).
+
+    col[(ci, i, j), (b, y, z)] = x_padded[b, ci, y·sh + i, z·sw + j]
+    """
+    n, c, h, w = x.shape
+    (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
+    out_h = conv_output_size(h, kh, sh, ph)
+    out_w = conv_output_size(w, kw, sw, pw)
+    padded = _padded_cnhw(xp, x, ph, pw)
+    col = xp.empty((c, kh, kw, n, out_h, out_w), dtype=x.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            col[:, i, j] = padded[:, :, i:i + sh * out_h:sh, j:j + sw * out_w:sw]
+    return col.reshape(c * kh * kw, n * out_h * out_w)
+
+
+def col2im(xp, col, x_shape: tuple[int, int, int, int], kernel: tuple[int, int],
+           stride: tuple[int, int], padding: tuple[int, int]):
+    """The adjoint of im2col: col (c·kh·kw, n·out_h·out_w) -> dx (n, c, h, w).
+
+    Every receptive field adds its column back where it was read from; fields
+    that overlap sum, which the loop over kernel offsets does with plain `+=`.
+    """
+    n, c, h, w = x_shape
+    (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
+    out_h = conv_output_size(h, kh, sh, ph)
+    out_w = conv_output_size(w, kw, sw, pw)
+    col = col.reshape(c, kh, kw, n, out_h, out_w)
+    padded = xp.zeros((c, n, h + 2 * ph, w + 2 * pw), dtype=col.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            padded[:, :, i:i + sh * out_h:sh, j:j + sw * out_w:sw] += col[:, i, j]
+    # c n h w -> n c h w
+    return xp.ascontiguousarray(padded[:, :, ph:ph + h, pw:pw + w].transpose(1, 0, 2, 3))
+
+
+class Conv2d(Module):
+    """2-D convolution (cross-correlation, as in PyTorch).
+
+    weight: (out_channels, in_channels, kh, kw); bias: (out_channels,).
+    forward: x (n, in_channels, h, w) -> y (n, out_channels, out_h, out_w),
+    out = (size + 2·padding - kernel) // stride + 1.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size,
+        stride=1,
+        padding=0,
+        bias: bool = True,
+        *,
+        init: str = "glorot_normal",
+        rng: np.random.Generator | int | None = None,
+        dtype=np.float32,
+        backend=None,
+    ):
+        super().__init__(backend)
+        if in_channels < 1 or out_channels < 1:
+            raise ValueError(
+                f"Conv2d: in_channels and out_channels must be >= 1, "
+                f"got {in_channels} and {out_channels}"
+            )
+        self.in_channels, self.out_channels = in_channels, out_channels
+        self.kernel_size = pair(kernel_size, "kernel_size")
+        self.stride = pair(stride, "stride")
+        self.padding = pair(padding, "padding")
+        if min(self.kernel_size) < 1 or min(self.stride) < 1 or min(self.padding) < 0:
+            raise ValueError(
+                f"Conv2d: kernel_size and stride must be >= 1 and padding >= 0, got "
+                f"{self.kernel_size}, {self.stride}, {self.padding}"
+            )
+        self.init, self.dtype, self.has_bias = init, dtype, bias
+        self.reset_parameters(rng)
+
+    def reset_parameters(self, rng: np.random.Generator | int | None = None) -> None:
+        """Draw a fresh weight (on the host, then to the device) and zero the bias."""
+        shape = (self.out_channels, self.in_channels, *self.kernel_size)
+        self.params["weight"] = self.backend.asarray(
+            draw(self.init, shape, as_generator(rng), self.dtype)
+        )
+        if self.has_bias:
+            self.params["bias"] = self.xp.zeros(self.out_channels, dtype=self.dtype)
+
+    def output_shape(self, input_shape: tuple[int, int, int]) -> tuple[int, int, int]:
+        """(c, h, w) -> (out_channels, out_h, out_w) for one example."""
+        _, h, w = input_shape
+        (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding
+        return (self.out_channels, conv_output_size(h, kh, sh, ph),
+                conv_output_size(w, kw, sw, pw))
+
+    def forward(self, x):
+        xp = self.xp
+        if x.ndim != 4 or x.shape[1] != self.in_channels:
+            raise ValueError(
+                f"Conv2d.forward: x has shape {tuple(x.shape)}, "
+                f"expected (n, {self.in_channels}, h, w)"
+            )
+        n = x.shape[0]
+        o, out_h, out_w = self.output_shape(x.shape[1:])
+        if out_h < 1 or out_w < 1:
+            raise ValueError(
+                f"Conv2d.forward: input {tuple(x.shape[2:])} is smaller than the kernel "
+                f"{self.kernel_size} with padding {self.padding}"
+            )
+        self.x_shape = x.shape
+        # col: (c kh kw, n out_h out_w)
+        self.col = im2col(xp, x, self.kernel_size, self.stride, self.padding)
+        # o (c kh kw), (c kh kw) (n out_h out_w) -> o (n out_h out_w)
+        y = self.params["weight"].reshape(o, -1) @ self.col
+        out = xp.empty((n, o, out_h, out_w), dtype=y.dtype)
+        # o n h w -> n o h w, adding the bias on the way
+        y = y.reshape(o, n, out_h, out_w).transpose(1, 0, 2, 3)
+        if self.has_bias:
+            xp.add(y, self.params["bias"][:, None, None], out=out)
+        else:
+            out[...] = y
+        return out
+
+    def backward(self, grad_out, need_input_grad: bool = True):
+        weight = self.params["weight"]
+        o = self.out_channels
+        # dY: n o h w -> o (n h w), the layout of the forward product
+        dy = grad_out.transpose(1, 0, 2, 3).reshape(o, -1)
+        # dW = dY · colᵀ        (o (n h w), (n h w) (c kh kw) -> o (c kh kw))
+        self.grads["weight"] = (dy @ self.col.T).reshape(weight.shape)
+        if self.has_bias:
+            # db = Σ_{n,h,w} dY
+            self.grads["bias"] = grad_out.sum(axis=(0, 2, 3))
+        if not need_input_grad:
+            return None
+        # dcol = Wᵀ · dY        ((c kh kw) o, o (n h w) -> (c kh kw) (n h w))
+        dcol = weight.reshape(o, -1).T @ dy
+        return col2im(self.xp, dcol, self.x_shape, self.kernel_size, self.stride, self.padding)
+
+    def extra_repr(self) -> str:
+        return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+                f"stride={self.stride}, padding={self.padding}, bias={self.has_bias}")
