@@ -8,9 +8,8 @@ from .loss import CrossEntropyLoss
 from .module import Module
 from .normalization import BatchNorm1d, BatchNorm2d
 from .pooling import AvgPool2d, GlobalAvgPool2d, MaxPool2d
+from .prunable import PRUNABLE_TYPES, prunable_layers
 from .residual import BasicBlock, Bottleneck
-
-PRUNABLE_TYPES = (Linear, Conv2d)
 
 __all__ = [
     "PRUNABLE_TYPES",
@@ -31,4 +30,5 @@ __all__ = [
     "Sequential",
     "col2im",
     "im2col",
+    "prunable_layers",
 ]

@@ -17,17 +17,26 @@ class Flatten(Module):
 
 
 class Sequential(Module):
-    """Layers applied in order; children are named "0", "1", ... as in PyTorch."""
+    """Layers applied in order.
 
-    def __init__(self, *layers: Module, backend=None):
-        super().__init__(backend if backend is not None else
-                         (layers[0].backend if layers else None))
-        for index, layer in enumerate(layers):
+    ``Sequential(a, b, c)`` names its children "0", "1", "2" as PyTorch does;
+    ``Sequential({"features": f, "classifier": c})`` names them by the keys, so a
+    model's parameters read "features.0.weight", "classifier.2.bias".
+    """
+
+    def __init__(self, *layers, backend=None):
+        if len(layers) == 1 and isinstance(layers[0], dict):
+            named = list(layers[0].items())
+        else:
+            named = [(str(index), layer) for index, layer in enumerate(layers)]
+        first = named[0][1] if named and isinstance(named[0][1], Module) else None
+        super().__init__(backend if backend is not None or first is None else first.backend)
+        for name, layer in named:
             if not isinstance(layer, Module):
-                raise TypeError(f"Sequential: layer {index} is {type(layer).__name__}, "
+                raise TypeError(f"Sequential: layer {name!r} is {type(layer).__name__}, "
                                 "expected a Module")
-            setattr(self, str(index), layer)
-        self.layers = list(layers)
+            setattr(self, name, layer)
+        self.layers = [layer for _, layer in named]
 
     def __len__(self) -> int:
         return len(self.layers)
