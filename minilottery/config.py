@@ -1,0 +1,201 @@
+"""The configuration of a lottery run, resolved against the model's preset.
+
+A ``LotteryConfig`` names the model, the data and any setting the user
+chose; every field left as None is filled from the model's preset (scaled to
+the dataset's size) by ``resolved``. The resolved configuration is what a run
+records in results.json and compares on resume.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields, replace
+
+from . import optim
+from .data import Dataset, load_dataset
+from .nn import Module, prunable_layers
+from .presets import get_preset
+from .prune import layer_rates_for
+
+STRATEGIES = ("iterative", "oneshot")
+SCOPES = ("layer", "global")
+RESETS = ("init", "rewind", "reinit")
+CONTROLS = ("reinit", "random_prune")
+
+
+def _choice(name: str, value, choices) -> None:
+    if value not in choices:
+        raise ValueError(f"{name}: got {value!r}, expected one of {', '.join(choices)}")
+
+
+def _fraction(name: str, value) -> None:
+    if value is not None and not 0.0 <= value < 1.0:
+        raise ValueError(f"{name}: got {value!r}, expected a fraction in [0, 1)")
+
+
+@dataclass(frozen=True)
+class LotteryConfig:
+    """Everything that defines a lottery run; None means "the preset's value"."""
+
+    model: str = "lenet300"
+    dataset: str = "mnist5k"
+    data_dir: str | None = None
+    data_seed: int = 0  # the train/val/test split, fixed across trials
+    resize: tuple[int, int] | None = None
+    channels: int | None = None
+    max_train: int | None = None
+    width: float = 1.0
+    dropout: float = 0.0
+    seed: int = 0  # initial weights, data order, dropout masks, controls
+    # Training (None: the preset's, scaled to the dataset)
+    optimizer: str | None = None
+    lr: float | None = None
+    momentum: float | None = None
+    weight_decay: float | None = None
+    batch_size: int | None = None
+    iterations: int | None = None
+    eval_every: int | None = None
+    warmup: int | None = None
+    milestones: tuple[int, ...] | None = None
+    # Pruning
+    strategy: str = "iterative"
+    rounds: int | None = None
+    scope: str | None = None
+    rate: float | None = None  # layer scope: hidden layers (output at half); global: the fraction
+    conv_rate: float | None = None
+    fc_rate: float | None = None
+    output_rate: float | None = None
+    layer_rates: dict[str, float] = field(default_factory=dict)
+    reset: str | None = None
+    rewind_iteration: float | None = None  # iterations, or a fraction of training if < 1
+    controls: tuple[str, ...] = ("reinit",)
+
+    def load_data(self) -> Dataset:
+        """The dataset this configuration trains on."""
+        return load_dataset(self.dataset, seed=self.data_seed, data_dir=self.data_dir,
+                            resize=self.resize, channels=self.channels,
+                            max_train=self.max_train)
+
+    def resolved(self, train_size: int) -> LotteryConfig:
+        """Every None filled from the preset, scaled to ``train_size``; then validated."""
+        preset = get_preset(self.model)
+        scaled = preset.scaled(train_size)
+        scope = self.scope or preset.scope
+        reset = self.reset or preset.reset
+        iterations = self.iterations or scaled.iterations
+        # An explicit --iterations rescales the preset's schedule to the same fractions
+        stretch = iterations / scaled.iterations
+
+        def stretched(value: int) -> int:
+            return round(value * stretch)
+
+        conv, fc, out = preset.conv_rate, preset.fc_rate, preset.output_rate
+        if self.rate is not None and scope == "layer":
+            # One rate for every hidden layer, the output layer at half, as in the paper
+            conv, fc, out = self.rate, self.rate, self.rate / 2
+        rewind = None
+        if reset == "rewind":
+            rewind = self.rewind_iteration
+            if rewind is None:
+                rewind = stretched(scaled.rewind_iteration)
+            elif 0 < rewind < 1:
+                rewind = round(rewind * iterations)
+            rewind = int(rewind)
+        config = replace(
+            self,
+            optimizer=self.optimizer or preset.optimizer,
+            lr=self.lr if self.lr is not None else preset.lr,
+            momentum=self.momentum if self.momentum is not None else preset.momentum,
+            weight_decay=(self.weight_decay if self.weight_decay is not None
+                          else preset.weight_decay),
+            batch_size=self.batch_size or preset.batch_size,
+            iterations=iterations,
+            eval_every=self.eval_every or max(1, min(preset.eval_every, iterations // 20)),
+            warmup=self.warmup if self.warmup is not None else stretched(scaled.warmup),
+            milestones=tuple(self.milestones if self.milestones is not None
+                             else (stretched(m) for m in scaled.milestones)),
+            rounds=self.rounds if self.rounds is not None else preset.rounds,
+            scope=scope,
+            conv_rate=self.conv_rate if self.conv_rate is not None else conv,
+            fc_rate=self.fc_rate if self.fc_rate is not None else fc,
+            output_rate=self.output_rate if self.output_rate is not None else out,
+            reset=reset,
+            rewind_iteration=rewind,
+            controls=tuple(self.controls),
+            resize=tuple(self.resize) if self.resize is not None else None,
+        )
+        config.validate(train_size)
+        return config
+
+    def validate(self, train_size: int) -> None:
+        """Clear errors for values out of range, once every field is filled."""
+        _choice("strategy", self.strategy, STRATEGIES)
+        _choice("scope", self.scope, SCOPES)
+        _choice("reset", self.reset, RESETS)
+        _choice("optimizer", self.optimizer, tuple(optim.OPTIMIZERS))
+        for control in self.controls:
+            _choice("controls", control, CONTROLS)
+        for name in ("rate", "conv_rate", "fc_rate", "output_rate"):
+            _fraction(name, getattr(self, name))
+        for name, rate in self.layer_rates.items():
+            _fraction(f"layer_rates[{name!r}]", rate)
+        if self.rounds < 0:
+            raise ValueError(f"rounds: got {self.rounds}, expected >= 0")
+        if not 1 <= self.batch_size <= train_size:
+            raise ValueError(f"batch_size: got {self.batch_size}, expected 1 to the "
+                             f"training set's size {train_size}")
+        if self.iterations < 1 or self.eval_every < 1:
+            raise ValueError(f"iterations and eval_every: got {self.iterations} and "
+                             f"{self.eval_every}, expected >= 1")
+        if self.rewind_iteration is not None and not (
+                0 <= self.rewind_iteration <= self.iterations):
+            raise ValueError(
+                f"rewind_iteration: got {self.rewind_iteration}, expected an iteration in "
+                f"[0, {self.iterations}] (the length of training) or a fraction in (0, 1)"
+            )
+
+    def layer_rate_map(self, model: Module) -> tuple[dict[str, float], float]:
+        """(per-layer rates, global fraction) for ``model``: the argument of magnitude_prune.
+
+        Layer scope: the paper's conv / dense / output rates, then ``layer_rates``.
+        Global scope: every layer with a non-zero rate takes part at one fraction
+        (``rate``, else the largest of the rates).
+        """
+        names = [name for name, _ in prunable_layers(model)]
+        unknown = sorted(set(self.layer_rates) - set(names))
+        if unknown:
+            raise KeyError(f"layer_rates: {unknown} are not prunable weights of this model; "
+                           f"prunable weights are {', '.join(names)}")
+        rates = layer_rates_for(model, self.conv_rate, self.fc_rate, self.output_rate)
+        rates.update(self.layer_rates)
+        if self.scope == "layer":
+            return rates, max(rates.values())
+        fraction = self.rate if self.rate is not None else max(rates.values())
+        return {name: fraction if rate > 0 else 0.0 for name, rate in rates.items()}, fraction
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> LotteryConfig:
+        """The inverse of to_dict (for configs read back from results.json)."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"config: unknown fields {unknown}")
+        values = dict(data)
+        for key in ("resize", "milestones", "controls"):
+            if values.get(key) is not None:
+                values[key] = tuple(values[key])
+        return cls(**values)
+
+
+def make_optimizer(model: Module, config: LotteryConfig) -> optim.Optimizer:
+    """The optimizer and schedule of a resolved config, for ``model``."""
+    schedule = (optim.StepDecay(config.lr, config.milestones) if config.milestones
+                else optim.Constant(config.lr))
+    if config.warmup:
+        schedule = optim.LinearWarmup(schedule, config.warmup)
+    if config.optimizer == "sgd":
+        return optim.SGD(model, schedule, momentum=config.momentum,
+                         weight_decay=config.weight_decay)
+    return optim.Adam(model, schedule, weight_decay=config.weight_decay)

@@ -1,0 +1,192 @@
+"""Iterative magnitude pruning: rounds of train -> prune -> reset, and the controls.
+
+Round 0 trains the dense network. Each later round prunes the network the
+previous round trained (iterative) or the dense one (one-shot, straight to
+the density that many rounds would reach), resets the surviving weights and
+trains again. Reset is one of
+
+- ``init``: the weights of iteration 0 (Frankle & Carbin's winning ticket);
+- ``rewind``: the weights of iteration k of the dense training (late reset,
+  Frankle et al. 2019);
+- ``reinit``: fresh random weights under the same mask.
+
+After each pruned round the controls train at the same density: ``reinit``
+(the ticket's mask, fresh random weights) and ``random_prune`` (a random mask
+with the same per-layer counts, from the ticket's reset weights).
+
+Every round is saved as it finishes (results.json and a checkpoint), so the
+same call on the same directory resumes after the last finished round, with
+the same results as a run that was never interrupted.
+"""
+
+from __future__ import annotations
+
+import platform
+import time
+
+import numpy as np
+
+from . import __version__
+from .config import LotteryConfig, make_optimizer
+from .models import build_like, count_weights, get_model
+from .prune import (
+    apply_masks,
+    compound_rates,
+    density,
+    layer_density,
+    magnitude_prune,
+    ones_masks,
+    random_masks_like,
+)
+from .runs import RunDirectory
+from .train import TrainResult, train
+
+# Stream identifiers for derived seeds: each purpose draws from its own stream
+_TRAIN, _REINIT, _RANDOM_MASK = 0, 1, 2
+
+
+def derived_seed(seed: int, round_index: int, purpose: int) -> int:
+    """An independent seed for (run seed, round, purpose), stable across resumes."""
+    return int(np.random.SeedSequence([seed, round_index, purpose]).generate_state(1)[0])
+
+
+def round_record(round_index: int, masks, result: TrainResult, **extra) -> dict:
+    """The fields DESIGN.md lists for one round, plus timing."""
+    return {
+        "round": round_index,
+        "density": density(masks),
+        "layer_density": layer_density(masks),
+        "kept_weights": int(sum(np.count_nonzero(m) for m in masks.values())),
+        **result.summary(),
+        **extra,
+        "history": result.history,
+    }
+
+
+class LotteryRun:
+    """One IMP run in one directory; ``run()`` trains every round not yet finished."""
+
+    def __init__(self, config: LotteryConfig, out_dir, *, backend=None, progress: bool = True,
+                 on_round=None):
+        self.directory = RunDirectory(out_dir)
+        self.dataset = config.load_data()
+        self.config = config.resolved(len(self.dataset.y_train))
+        self.progress = progress
+        self.on_round = on_round or (lambda results: None)
+        c = self.config
+        self.model = get_model(c.model, self.dataset.input_shape, self.dataset.num_classes,
+                               c.width, c.seed, dropout=c.dropout, backend=backend)
+        self.rates, self.fraction = c.layer_rate_map(self.model)
+        fresh = {
+            "config": c.to_dict(),
+            "meta": {
+                "library_version": __version__,
+                "seed": c.seed,
+                "backend": self.model.backend.name,
+                "python": platform.python_version(),
+                "dataset": {"name": self.dataset.name, "sizes": self.dataset.sizes,
+                            "input_shape": list(self.dataset.input_shape),
+                            "num_classes": self.dataset.num_classes},
+                "total_weights": count_weights(self.model),
+                "layer_rates": self.rates,
+            },
+            "rounds": [],
+            "controls": {name: [] for name in c.controls},
+        }
+        # The number of rounds may grow on resume (continue a run for more rounds)
+        self.results = self.directory.open(c.to_dict(), fresh, ignore=("rounds",))
+        self.results["config"] = c.to_dict()
+
+    # -- the weights a round starts from ---------------------------------------------
+
+    def _start_state(self, kind: str, round_index: int) -> dict[str, np.ndarray]:
+        if kind == "reinit":
+            seed = derived_seed(self.config.seed, round_index, _REINIT)
+            return build_like(self.model, seed).state_dict()
+        return self.directory.load_checkpoint(kind)["weights"]
+
+    def _train(self, masks, start_state, round_index: int, label: str) -> TrainResult:
+        c = self.config
+        self.model.load_state_dict(start_state)
+        apply_masks(self.model, masks)
+        snapshot = [c.rewind_iteration] if round_index == 0 and c.reset == "rewind" else []
+        return train(
+            self.model, self.dataset, make_optimizer(self.model, c),
+            iterations=c.iterations, batch_size=c.batch_size, eval_every=c.eval_every,
+            seed=derived_seed(c.seed, round_index, _TRAIN), snapshot_at=snapshot,
+            progress=self.progress, description=label,
+        )
+
+    def _prune(self, round_index: int, masks):
+        """The masks of ``round_index`` from the trained weights now in the model."""
+        if self.config.strategy == "iterative":
+            return magnitude_prune(self.model, self.fraction, self.config.scope, masks,
+                                   self.rates)
+        # One-shot: from the dense network straight to the density of n rounds
+        rates = compound_rates(self.rates, round_index)
+        fraction = 1.0 - (1.0 - self.fraction) ** round_index
+        if self.config.scope == "global":
+            rates = {name: fraction if rate > 0 else 0.0 for name, rate in rates.items()}
+        return magnitude_prune(self.model, fraction, self.config.scope, None, rates)
+
+    # -- the rounds --------------------------------------------------------------------
+
+    def run(self) -> dict:
+        c = self.config
+        rounds = self.results["rounds"]
+        if not rounds:
+            self.directory.save_checkpoint("init", weights=self.model.state_dict())
+        masks = ones_masks(self.model)
+        if rounds:
+            # Resume: the last finished round's trained weights are what the next prunes
+            last = self.directory.load_checkpoint(f"round_{len(rounds) - 1:02d}")
+            masks = last["masks"]
+        for round_index in range(len(rounds), c.rounds + 1):
+            started = time.perf_counter()
+            if round_index > 0:
+                source = "round_00" if c.strategy == "oneshot" else f"round_{round_index - 1:02d}"
+                self.model.load_state_dict(self.directory.load_checkpoint(source)["weights"])
+                masks = self._prune(round_index, masks)
+            # Round 0 is the dense network trained from iteration 0
+            reset = c.reset if round_index else "init"
+            start_state = self._start_state(reset, round_index)
+            result = self._train(masks, start_state, round_index,
+                                 f"round {round_index} ({100 * density(masks):.1f}%)")
+            if round_index == 0 and c.reset == "rewind":
+                self.directory.save_checkpoint(
+                    "rewind", weights=result.snapshots[c.rewind_iteration])
+            # Start weights live in init.npz / rewind.npz; a reinit round keeps its own
+            extra = {"start": start_state} if reset == "reinit" else {}
+            self.directory.save_checkpoint(f"round_{round_index:02d}", masks=masks,
+                                           weights=self.model.state_dict(), **extra)
+            record = round_record(round_index, masks, result, reset=reset)
+            controls = self._controls(round_index, masks, start_state) if round_index else {}
+            rounds.append(record)
+            for name, control in controls.items():
+                self.results["controls"][name].append(control)
+            self.results["meta"]["seconds_last_round"] = time.perf_counter() - started
+            self.directory.save_results(self.results)
+            self.on_round(self.results)
+        return self.results
+
+    def _controls(self, round_index: int, masks, start_state) -> dict[str, dict]:
+        c = self.config
+        out = {}
+        for name in c.controls:
+            if name == "reinit":
+                control_masks, state = masks, self._start_state("reinit", round_index)
+            else:
+                seed = derived_seed(c.seed, round_index, _RANDOM_MASK)
+                control_masks, state = random_masks_like(masks, seed), start_state
+            result = self._train(control_masks, state, round_index,
+                                 f"  {name} ({100 * density(control_masks):.1f}%)")
+            out[name] = round_record(round_index, control_masks, result, control=name)
+        return out
+
+
+def run_lottery(config: LotteryConfig, out_dir, *, backend=None, progress: bool = True,
+                on_round=None) -> dict:
+    """Run (or resume) the lottery experiment ``config`` in ``out_dir``; return its results."""
+    return LotteryRun(config, out_dir, backend=backend, progress=progress,
+                      on_round=on_round).run()
+

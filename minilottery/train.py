@@ -1,0 +1,187 @@
+"""The training loop: iterations of forward, loss, backward, step, with evaluation every N.
+
+It records what the lottery-ticket papers measure: training loss, validation
+loss and accuracy, test accuracy at every evaluation; the iteration of minimum
+validation loss (the early-stopping criterion, found after the fact: training
+always runs its full length) and the test accuracy there. It can keep
+snapshots of the weights at chosen iterations (late reset rewinds to one).
+
+Losses stay on the device between evaluations (one host round trip per
+evaluation, not per step); a NaN or infinite loss stops training with an
+error naming the first iteration where it appeared.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from . import nn
+from .data import BatchIterator, Dataset, iterate_batches
+
+
+class NonFiniteLossError(FloatingPointError):
+    """The training loss became NaN or infinite; ``iteration`` says where."""
+
+    def __init__(self, iteration: int, value: float):
+        super().__init__(
+            f"training loss became {value} at iteration {iteration}; lower the learning "
+            "rate or add warmup (the weights of the last good checkpoint are kept)"
+        )
+        self.iteration, self.value = iteration, value
+
+
+@dataclass
+class TrainResult:
+    """What one training run measured. Accuracies are fractions in [0, 1]."""
+
+    history: list[dict]
+    final_test_accuracy: float
+    final_val_accuracy: float
+    early_stop_iteration: int
+    early_stop_test_accuracy: float
+    iterations: int
+    seconds: float
+    snapshots: dict[int, dict[str, np.ndarray]] = field(default_factory=dict, repr=False)
+
+    def summary(self) -> dict:
+        """The scalar results, without the history and snapshots."""
+        return {
+            "final_test_accuracy": self.final_test_accuracy,
+            "final_val_accuracy": self.final_val_accuracy,
+            "early_stop_iteration": self.early_stop_iteration,
+            "early_stop_test_accuracy": self.early_stop_test_accuracy,
+            "iterations": self.iterations,
+            "seconds": self.seconds,
+        }
+
+
+def evaluate(model: nn.Module, x, y, batch_size: int = 1000,
+             loss_fn: nn.CrossEntropyLoss | None = None) -> tuple[float, float]:
+    """(mean loss, accuracy) of ``model`` on (x, y) in evaluation mode; the mode is restored."""
+    xp = model.xp
+    loss_fn = loss_fn or nn.CrossEntropyLoss(backend=model.backend)
+    was_training = model.training
+    model.eval()
+    total_loss = xp.zeros((), dtype=np.float64)
+    correct = xp.zeros((), dtype=np.int64)
+    count = 0
+    for xb, yb in iterate_batches(x, y, batch_size, backend=model.backend):
+        logits = model.forward(xb)
+        total_loss += loss_fn.compute(logits, yb) * len(yb)
+        correct += (logits.argmax(axis=1) == yb).sum()
+        count += len(yb)
+    model.train(was_training)
+    return float(total_loss) / count, int(correct) / count
+
+
+def evaluation_iterations(iterations: int, eval_every: int) -> list[int]:
+    """0, eval_every, 2·eval_every, ..., and the last iteration."""
+    points = list(range(0, iterations + 1, eval_every))
+    if points[-1] != iterations:
+        points.append(iterations)
+    return points
+
+
+def _check_positive(name: str, value) -> int:
+    if not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name}: got {value!r}, expected an int >= 1")
+    return int(value)
+
+
+def train(
+    model: nn.Module,
+    dataset: Dataset,
+    optimizer,
+    *,
+    iterations: int,
+    batch_size: int,
+    eval_every: int = 100,
+    seed: int = 0,
+    snapshot_at: Iterable[int] = (),
+    eval_batch_size: int = 1000,
+    progress: bool = True,
+    description: str = "train",
+) -> TrainResult:
+    """Train ``model`` for ``iterations`` steps of ``batch_size`` examples.
+
+    ``seed`` fixes the order of the batches and the dropout masks. The weights
+    at each iteration in ``snapshot_at`` (0 = before the first step) are kept
+    as host state dicts in ``result.snapshots``.
+    """
+    iterations = _check_positive("iterations", iterations)
+    eval_every = _check_positive("eval_every", eval_every)
+    snapshot_at = sorted({int(k) for k in snapshot_at})
+    if snapshot_at and not 0 <= snapshot_at[0] <= snapshot_at[-1] <= iterations:
+        raise ValueError(
+            f"snapshot_at: got {snapshot_at}, expected iterations in [0, {iterations}]"
+        )
+    backend, xp = model.backend, model.xp
+    loss_fn = nn.CrossEntropyLoss(backend=backend)
+    data_seed, dropout_seed = np.random.SeedSequence(seed).generate_state(2)
+    batches = iter(BatchIterator(dataset.x_train, dataset.y_train, batch_size,
+                                 seed=int(data_seed), backend=backend))
+    for index, module in enumerate(m for m in model.modules() if isinstance(m, nn.Dropout)):
+        module.reseed(int(dropout_seed) + index)
+    x_val, y_val = backend.asarray(dataset.x_val), backend.asarray(dataset.y_val)
+    x_test, y_test = backend.asarray(dataset.x_test), backend.asarray(dataset.y_test)
+
+    snapshots = {0: model.state_dict()} if snapshot_at and snapshot_at[0] == 0 else {}
+    pending = [k for k in snapshot_at if k > 0]
+    history: list[dict] = []
+    # The losses of the current evaluation interval, kept on the device
+    losses = xp.zeros(eval_every, dtype=np.float32)
+    interval_start = 0
+
+    def record(iteration: int) -> None:
+        nonlocal interval_start
+        steps = iteration - interval_start
+        train_loss = None
+        if steps:
+            host = backend.to_numpy(losses[:steps])
+            bad = np.flatnonzero(~np.isfinite(host))
+            if bad.size:
+                raise NonFiniteLossError(interval_start + int(bad[0]) + 1, float(host[bad[0]]))
+            train_loss = float(host.mean())
+        val_loss, val_accuracy = evaluate(model, x_val, y_val, eval_batch_size, loss_fn)
+        test_loss, test_accuracy = evaluate(model, x_test, y_test, eval_batch_size, loss_fn)
+        history.append({"iteration": iteration, "train_loss": train_loss,
+                        "val_loss": val_loss, "val_accuracy": val_accuracy,
+                        "test_loss": test_loss, "test_accuracy": test_accuracy})
+        interval_start = iteration
+
+    model.train()
+    start = time.perf_counter()
+    record(0)
+    checkpoints = set(evaluation_iterations(iterations, eval_every))
+    with tqdm(total=iterations, desc=description, disable=not progress, leave=False,
+              mininterval=0.5) as bar:
+        for iteration in range(1, iterations + 1):
+            xb, yb = next(batches)
+            logits = model.forward(xb)
+            losses[iteration - interval_start - 1] = loss_fn.compute(logits, yb)
+            model.backward(loss_fn.backward(), need_input_grad=False)
+            optimizer.step()
+            if pending and iteration == pending[0]:
+                snapshots[pending.pop(0)] = model.state_dict()
+            if iteration in checkpoints:
+                record(iteration)
+                bar.set_postfix(val_acc=f"{history[-1]['val_accuracy']:.3f}", refresh=False)
+            bar.update(1)
+    seconds = time.perf_counter() - start
+
+    best = min(history, key=lambda h: (h["val_loss"], h["iteration"]))
+    return TrainResult(
+        history=history,
+        final_test_accuracy=history[-1]["test_accuracy"],
+        final_val_accuracy=history[-1]["val_accuracy"],
+        early_stop_iteration=best["iteration"],
+        early_stop_test_accuracy=best["test_accuracy"],
+        iterations=iterations,
+        seconds=seconds,
+        snapshots=snapshots,
+    )
