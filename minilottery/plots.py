@@ -1,0 +1,427 @@
+"""Plots of a lottery run: accuracy and early stopping against the weights remaining.
+
+The figures follow Frankle & Carbin (arXiv 1803.03635, Figures 1, 3 and 4):
+the x axis is the percent of weights remaining, on a log scale that runs from
+100 down to the sparsest network (so training left to right reads as pruning
+further), with a tick at each density the run reached (100, 51.3, 26.3, ...).
+The winning ticket is drawn beside its controls (random reinitialisation and
+random pruning at the same density).
+
+Every figure is built by a ``build_*`` function that returns a
+``matplotlib.figure.Figure`` with its own Agg canvas. Pyplot is never
+imported: there is no global figure state, so plotting is safe from threads,
+subprocesses and servers, and a user's own matplotlib backend is left alone.
+A thin ``plot_*`` wrapper renders the figure to PNG and writes it atomically
+(temporary file in the same directory, then a rename), so a run interrupted
+while plotting never leaves a half-written image.
+
+``plot_series`` is the general building block: other experiments (transfer,
+sweeps over seeds, pruning baselines) pass it their own curves.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.ticker import FixedLocator, FuncFormatter, LogLocator, NullFormatter, NullLocator
+
+from .runs import atomic_write_bytes
+
+DPI = 110
+TICK_RATIO = 1.1  # the closest two labelled densities may be on the log axis
+MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
+# One colour and marker per kind of network, the same in every figure
+STYLES = {
+    "ticket": {"color": "C0", "marker": "o", "zorder": 3},  # on top where lines coincide
+    "reinit": {"color": "C1", "marker": "s"},
+    "random_prune": {"color": "C2", "marker": "^"},
+}
+LABELS = {"ticket": "winning ticket", "reinit": "random reinit",
+          "random_prune": "random pruning"}
+SCOPE_WORDS = {"layer": "layer-wise", "global": "global"}
+PLOT_FILES = ("accuracy.png", "early_stop.png", "training.png", "layer_density.png")
+
+
+# -- figures and files --------------------------------------------------------------------
+
+def new_figure(ncols: int = 1, *, width: float = 5.5, height: float = 4.0):
+    """A Figure with an Agg canvas and ``ncols`` panels side by side: (figure, axes list)."""
+    figure = Figure(figsize=(width * ncols, height), dpi=DPI, layout="constrained")
+    FigureCanvasAgg(figure)
+    axes = figure.subplots(1, ncols, squeeze=False)[0]
+    return figure, list(axes)
+
+
+def save_figure(figure: Figure, path) -> Path:
+    """Render ``figure`` as PNG and write it to ``path`` atomically."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=DPI)
+    return atomic_write_bytes(path, buffer.getvalue())
+
+
+# -- reading results ----------------------------------------------------------------------
+
+def check_results(results) -> list[dict]:
+    """The ticket rounds of ``results``; ValueError when they are missing or empty."""
+    if not isinstance(results, Mapping):
+        raise ValueError(f"results: got {type(results).__name__}, expected the dict of a "
+                         "results.json")
+    if "rounds" not in results:
+        raise ValueError(f"results: no 'rounds' key (keys: {sorted(results)}), expected "
+                         "{'config': ..., 'rounds': [...], 'controls': {...}}")
+    rounds = results["rounds"]
+    if not isinstance(rounds, list) or not rounds:
+        raise ValueError(f"results['rounds']: got {rounds!r:.60}, expected a non-empty list "
+                         "of round records (no round has finished yet?)")
+    return rounds
+
+
+def networks(results) -> dict[str, list[dict]]:
+    """{"ticket": rounds, "reinit": [...], "random_prune": [...]}, empty controls left out.
+
+    The controls start at round 1; at 100% every network is the dense one, so
+    each control's line is drawn from round 0's point.
+    """
+    rounds = check_results(results)
+    out = {"ticket": rounds}
+    for name, records in (results.get("controls") or {}).items():
+        if records:
+            has_dense = any(c.get("round") == 0 for c in records)
+            dense = [] if has_dense else [r for r in rounds if r.get("round") == 0]
+            out[name] = dense + list(records)
+    return out
+
+
+def network_label(name: str, results) -> str:
+    config = results.get("config") or {}
+    if name == "ticket" and config.get("reset", "init") != "init":
+        reset = config["reset"]
+        if reset == "rewind" and config.get("rewind_iteration") is not None:
+            reset = f"rewind to iteration {config['rewind_iteration']:g}"
+        return f"ticket ({reset})"
+    return LABELS.get(name, name.replace("_", " "))
+
+
+def run_title(results) -> str:
+    config = results.get("config") or {}
+    if not config:
+        return ""
+    scope = config.get("scope", "")
+    return (f"{config.get('model', '?')} on {config.get('dataset', '?')}: "
+            f"{config.get('strategy', '')} {SCOPE_WORDS.get(scope, scope)} pruning, "
+            f"reset {config.get('reset', '?')}")
+
+
+def _value(record: dict, key: str) -> float:
+    value = record.get(key)
+    return math.nan if value is None else float(value)
+
+
+def records_series(records: Sequence[dict], key: str) -> dict[str, list[float]]:
+    """{"density": [...], "mean": [...]} of one field of a list of round records."""
+    return {"density": [_value(r, "density") for r in records],
+            "mean": [_value(r, key) for r in records]}
+
+
+def history_columns(history) -> dict[str, list]:
+    """A training history as columns, from a list of evaluations or a dict of lists."""
+    if isinstance(history, Mapping):
+        return {key: list(values) for key, values in history.items()}
+    keys = history[0].keys() if history else ()
+    return {key: [h.get(key) for h in history] for key in keys}
+
+
+# -- the density axis ---------------------------------------------------------------------
+
+def percent_label(percent: float) -> str:
+    """100 -> '100', 51.34 -> '51.3', 0.354 -> '0.35'."""
+    if percent >= 99.95:
+        return "100"
+    return f"{percent:.1f}" if percent >= 1 else f"{percent:.2g}"
+
+
+def density_ticks(percents: Sequence[float], max_ticks: int = 9) -> list[float]:
+    """The densities to label: the largest, then each one far enough (in log) from the last.
+
+    Up to ``max_ticks`` densities are all labelled, unless two are within a
+    factor of 1.1 (their labels would overlap). With more, neighbouring ticks
+    are at least a factor (largest / smallest) ** (1 / (max_ticks - 1)) apart.
+    The largest and the smallest density are always labelled.
+    """
+    values = sorted({round(p, 6) for p in percents if p > 0 and math.isfinite(p)},
+                    reverse=True)
+    if len(values) <= 2:
+        return values
+    ratio = TICK_RATIO
+    if len(values) > max_ticks:
+        ratio = max(ratio, (values[0] / values[-1]) ** (1 / (max_ticks - 1)))
+    ticks = [values[0]]
+    for value in values[1:-1]:
+        if ticks[-1] / value >= ratio:
+            ticks.append(value)
+    if ticks[-1] / values[-1] < ratio and len(ticks) > 1:
+        ticks.pop()  # too close to the smallest, which wins
+    return ticks + [values[-1]]
+
+
+def format_density_axis(ax, percents: Sequence[float], *, log_x: bool = True) -> None:
+    """Percent remaining from 100 down to the sparsest, ticks at the densities reached."""
+    finite = [p for p in percents if math.isfinite(p)]
+    if not finite:
+        return
+    high, low = max(finite), min(finite)
+    if log_x:
+        ax.set_xscale("log")
+        ax.set_xlim(high * 1.15, low / 1.15)  # inverted: pruning further goes right
+        ax.xaxis.set_major_locator(FixedLocator(density_ticks(finite)))
+        ax.xaxis.set_minor_locator(NullLocator())
+    else:
+        margin = max(0.05 * (high - low), 1.0)
+        ax.set_xlim(high + margin, low - margin)
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda p, _: percent_label(p)))
+
+
+# -- the general curve plot ---------------------------------------------------------------
+
+def _column(series: Mapping, label: str, key: str, length: int | None) -> np.ndarray:
+    try:
+        values = np.array([math.nan if v is None else v for v in series[key]],
+                          dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"series[{label!r}][{key!r}]: got {series[key]!r:.80}, expected a "
+                         "list of numbers") from None
+    if values.ndim != 1 or (length is not None and len(values) != length):
+        raise ValueError(f"series[{label!r}][{key!r}]: got {values.size} values, expected "
+                         f"{length}, one per density")
+    return values
+
+
+def draw_series(ax, series: Mapping[str, Mapping], *, log_x: bool = True,
+                percent_y: bool = True, styles: Mapping[str, Mapping] | None = None) -> None:
+    """Draw each series on ``ax`` as markers and lines, with its band or error bars.
+
+    ``series`` is as in ``plot_series``. Points are joined in order of
+    decreasing density; missing values (None or NaN) are skipped.
+    """
+    if not isinstance(series, Mapping) or not series:
+        raise ValueError(f"series: got {series!r:.80}, expected a non-empty dict of "
+                         "label -> {'density': [...], 'mean': [...]}")
+    scale = 100.0 if percent_y else 1.0
+    percents = []
+    for index, (label, curve) in enumerate(series.items()):
+        if not isinstance(curve, Mapping) or not {"density", "mean"} <= set(curve):
+            raise ValueError(f"series[{label!r}]: got {curve!r:.80}, expected a dict with "
+                             "'density' and 'mean' (optional 'std', or 'low' and 'high')")
+        if ("low" in curve) != ("high" in curve):
+            raise ValueError(f"series[{label!r}]: has only one of 'low' and 'high', "
+                             "expected both or neither")
+        density = _column(curve, label, "density", None)
+        lowest = 0.0 if not log_x else np.finfo(np.float64).tiny
+        if np.any((density < lowest) | (density > 1)):
+            raise ValueError(f"series[{label!r}]['density']: got {density.tolist()}, expected "
+                             f"fractions of weights remaining in {'(0' if log_x else '[0'}, 1]")
+        n = len(density)
+        order = np.argsort(-density, kind="stable")
+        x = 100.0 * density[order]
+        mean = scale * _column(curve, label, "mean", n)[order]
+        keep = np.isfinite(mean)
+        style = dict((styles or {}).get(label, {"color": f"C{index}", "marker": "o"}))
+        style.setdefault("markersize", 5)
+        ax.plot(x[keep], mean[keep], label=str(label), **style)
+        color = ax.lines[-1].get_color()
+        if "std" in curve:
+            std = scale * _column(curve, label, "std", n)[order]
+            ok = keep & np.isfinite(std)
+            ax.fill_between(x[ok], (mean - std)[ok], (mean + std)[ok], color=color,
+                            alpha=0.2, linewidth=0)
+        if "low" in curve:
+            # Error bars from the minimum to the maximum, as the paper draws them
+            low = scale * _column(curve, label, "low", n)[order]
+            high = scale * _column(curve, label, "high", n)[order]
+            ok = keep & np.isfinite(low) & np.isfinite(high)
+            ax.errorbar(x[ok], mean[ok], yerr=[mean[ok] - low[ok], high[ok] - mean[ok]],
+                        fmt="none", ecolor=color, elinewidth=1, capsize=3)
+        percents.extend(x.tolist())
+    format_density_axis(ax, percents, log_x=log_x)
+    ax.grid(True, alpha=0.3)
+    ax.legend(loc="best", fontsize="small")
+
+
+def build_series(series, *, ylabel="test accuracy (%)", title=None,
+                 xlabel="weights remaining (%)", log_x=True, percent_y=True) -> Figure:
+    """The Figure ``plot_series`` saves."""
+    figure, (ax,) = new_figure()
+    draw_series(ax, series, log_x=log_x, percent_y=percent_y)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title)
+    return figure
+
+
+def plot_series(series, path, *, ylabel="test accuracy (%)", title=None,
+                xlabel="weights remaining (%)", log_x=True, percent_y=True) -> Path:
+    """Plot curves against the percent of weights remaining and save a PNG at ``path``.
+
+    ``series`` maps a legend label to a dict of equal-length lists:
+
+    - ``"density"``: fractions of weights remaining in (0, 1] (shown as percent,
+      100 on the left, decreasing to the right);
+    - ``"mean"``: the values (fractions when ``percent_y``, shown as percent);
+    - optional ``"std"``: a shaded band from mean - std to mean + std;
+    - optional ``"low"`` and ``"high"``: error bars from min to max, as
+      Frankle & Carbin draw the spread over their trials.
+
+    None or NaN values are skipped. ``log_x=False`` gives a linear percent axis.
+    Returns the path written.
+    """
+    figure = build_series(series, ylabel=ylabel, title=title, xlabel=xlabel, log_x=log_x,
+                          percent_y=percent_y)
+    return save_figure(figure, path)
+
+
+# -- the figures of a lottery run ---------------------------------------------------------
+
+def _run_series(results, key: str) -> tuple[dict, dict]:
+    series, styles = {}, {}
+    for name, records in networks(results).items():
+        label = network_label(name, results)
+        series[label] = records_series(records, key)
+        styles[label] = STYLES.get(name, {"marker": "o"})
+    return series, styles
+
+
+def build_accuracy_vs_density(results) -> Figure:
+    """Two panels: test accuracy at early stop and at the end of training, vs density."""
+    figure, axes = new_figure(2)
+    panels = [("early_stop_test_accuracy", "test accuracy at early stop (%)"),
+              ("final_test_accuracy", "test accuracy at end of training (%)")]
+    for ax, (key, ylabel) in zip(axes, panels, strict=True):
+        series, styles = _run_series(results, key)
+        draw_series(ax, series, styles=styles)
+        ax.set_xlabel("weights remaining (%)")
+        ax.set_ylabel(ylabel)
+    figure.suptitle(run_title(results))
+    return figure
+
+
+def build_early_stop_vs_density(results) -> Figure:
+    """The early-stopping iteration (minimum validation loss) vs density."""
+    figure, (ax,) = new_figure()
+    series, styles = _run_series(results, "early_stop_iteration")
+    draw_series(ax, series, percent_y=False, styles=styles)
+    ax.set_xlabel("weights remaining (%)")
+    ax.set_ylabel("early-stop iteration (min. validation loss)")
+    ax.set_title(run_title(results), fontsize="medium")
+    return figure
+
+
+def default_rounds(results, count: int = 5) -> list[int]:
+    """Round 0 and up to ``count - 1`` more spread evenly up to the last round."""
+    available = [r["round"] for r in check_results(results)]
+    picks = np.linspace(0, len(available) - 1, num=min(count, len(available)))
+    return [available[i] for i in sorted({int(round(p)) for p in picks})]
+
+
+def build_training_curves(results, rounds=None) -> Figure:
+    """Test accuracy over the iterations of training for the chosen ticket rounds."""
+    by_round = {r["round"]: r for r in check_results(results)}
+    rounds = default_rounds(results) if rounds is None else list(rounds)
+    missing = [r for r in rounds if r not in by_round]
+    if missing or not rounds:
+        raise ValueError(f"rounds: got {rounds}, expected rounds of this run "
+                         f"({sorted(by_round)})")
+    figure, (ax,) = new_figure(width=6.5)
+    colors = [f"C{i}" for i in range(len(rounds))]
+    late = []
+    for color, index in zip(colors, rounds, strict=True):
+        record = by_round[index]
+        columns = history_columns(record.get("history") or [])
+        x = np.array(columns.get("iteration", []), dtype=np.float64)
+        y = 100.0 * np.array([math.nan if v is None else v
+                              for v in columns.get("test_accuracy", [])], dtype=np.float64)
+        ax.plot(x, y, color=color, marker=".", markersize=3,
+                label=f"round {index}: {percent_label(100 * _value(record, 'density'))}%")
+        # The first tenth of training is near chance; the y axis shows the rest
+        if x.size:
+            late.extend(y[(x >= 0.1 * x.max()) & np.isfinite(y)].tolist())
+    if late:
+        span = max(late) - min(late)
+        ax.set_ylim(max(0.0, min(late) - 0.1 * span - 0.5), min(100.5, max(late) + 0.1 * span
+                                                               + 0.5))
+    ax.set_xlabel("training iteration")
+    ax.set_ylabel("test accuracy (%)")
+    ax.set_title(run_title(results), fontsize="medium")
+    ax.grid(True, alpha=0.3)
+    ax.legend(title="weights remaining", loc="lower right", fontsize="small")
+    return figure
+
+
+def build_layer_density(results) -> Figure:
+    """Percent of each layer's weights remaining at each round (log scale)."""
+    rounds = check_results(results)
+    names = list(dict.fromkeys(name for r in rounds for name in r.get("layer_density", {})))
+    figure, (ax,) = new_figure()
+    x = [r["round"] for r in rounds]
+    lowest = 100.0
+    for index, name in enumerate(names):
+        y = [100 * _value(r.get("layer_density", {}), name) for r in rounds]
+        lowest = min([lowest] + [v for v in y if math.isfinite(v)])
+        # Shrinking markers of different shapes keep layers with equal densities visible
+        ax.plot(x, y, marker=MARKERS[index % len(MARKERS)], markersize=max(3.0, 8 - 1.5 * index),
+                color=f"C{index}", label=name)
+    ax.plot(x, [100 * _value(r, "density") for r in rounds], color="black", linestyle="--",
+            label="all layers")
+    ax.set_yscale("log")
+    # Labels at 1, 2, 5 x 10^k; at every integer multiple when less than a decade is shown
+    subs = (1.0, 2.0, 5.0) if lowest < 20 else tuple(float(k) for k in range(1, 10))
+    ax.yaxis.set_major_locator(LogLocator(base=10, subs=subs))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda p, _: f"{p:g}"))
+    ax.yaxis.set_minor_formatter(NullFormatter())
+    ax.xaxis.set_major_locator(FixedLocator(x) if len(x) <= 20 else
+                               FixedLocator(x[::math.ceil(len(x) / 20)]))
+    ax.set_xlabel("pruning round")
+    ax.set_ylabel("weights remaining in the layer (%)")
+    ax.set_title(run_title(results), fontsize="medium")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(loc="best", fontsize="small")
+    return figure
+
+
+def plot_accuracy_vs_density(results, path) -> Path:
+    """Save the accuracy-vs-density figure (early stop and end of training) as a PNG."""
+    return save_figure(build_accuracy_vs_density(results), path)
+
+
+def plot_early_stop_vs_density(results, path) -> Path:
+    """Save the early-stop-iteration-vs-density figure as a PNG."""
+    return save_figure(build_early_stop_vs_density(results), path)
+
+
+def plot_training_curves(results, path, rounds=None) -> Path:
+    """Save test accuracy over training for ``rounds`` (default: 0 and a few up to the last)."""
+    return save_figure(build_training_curves(results, rounds), path)
+
+
+def plot_layer_density(results, path) -> Path:
+    """Save the per-layer density of every round as a PNG."""
+    return save_figure(build_layer_density(results), path)
+
+
+def plot_run(results, out_dir) -> list[Path]:
+    """Write accuracy.png, early_stop.png, training.png and layer_density.png in ``out_dir``.
+
+    Works on a run in progress (only round 0, or controls behind the ticket).
+    """
+    check_results(results)
+    out_dir = Path(out_dir)
+    writers = (plot_accuracy_vs_density, plot_early_stop_vs_density, plot_training_curves,
+               plot_layer_density)
+    return [write(results, out_dir / name)
+            for write, name in zip(writers, PLOT_FILES, strict=True)]
