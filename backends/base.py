@@ -24,7 +24,8 @@ class Backend:
         return self.xp.asarray(array, dtype=dtype)
 
     def to_numpy(self, array) -> np.ndarray:
-        """Copy an array of this backend back to a host NumPy array."""
+        """The array as a host NumPy array: a device-to-host copy on a GPU backend, but
+        on NumPy the array itself (no copy). Take ``.copy()`` to keep a snapshot."""
         return np.asarray(array)
 
     def is_array(self, obj) -> bool:

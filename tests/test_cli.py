@@ -1,0 +1,124 @@
+"""The command line end to end on tiny runs, and its answers to bad flags.
+
+Flags argparse cannot parse exit with code 2 and argparse's message naming
+the flag; values that parse but are out of range are refused by the library,
+and ``main`` turns that error into exit code 2 with the library's message,
+before anything is written.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+
+import pytest
+
+from minilottery import cli
+
+TINY = ["--model", "lenet300", "--dataset", "digits", "--width", "0.1", "--iterations", "60",
+        "--no-progress"]
+
+
+def run_cli(argv, capsys) -> tuple[int, str, str]:
+    """(exit code, stdout, stderr) of ``minilottery *argv``, in this process."""
+    try:
+        code = cli.main(argv)
+    except SystemExit as error:  # argparse exits by itself on flags it cannot parse
+        code = error.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_lottery_prints_the_rounds_table_and_writes_results(tmp_path, capsys):
+    out_dir = tmp_path / "run"
+    argv = ["lottery", *TINY, "--rounds", "2", "--out", str(out_dir)]
+    code, out, err = run_cli(argv, capsys)
+    assert code == 0, err
+    results = json.loads((out_dir / "results.json").read_text())
+    assert [r["round"] for r in results["rounds"]] == [0, 1, 2]
+    assert [r["round"] for r in results["controls"]["reinit"]] == [1, 2]
+    assert results["config"]["iterations"] == 60 and results["config"]["width"] == 0.1
+    assert f"run directory: {out_dir}" in out
+    lines = out.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.startswith("round  remaining %"))
+    assert "early-stop acc %" in lines[header] and "reinit early-stop %" in lines[header]
+    rows = lines[header + 2:header + 5]
+    for row, record in zip(rows, results["rounds"], strict=True):
+        cells = row.split()
+        assert int(cells[0]) == record["round"]
+        assert cells[1] == f"{100 * record['density']:.1f}"
+        assert cells[2] == f"{100 * record['early_stop_test_accuracy']:.2f}"
+    assert [r.split()[1] for r in rows] == ["100.0", "80.4", "64.7"]
+    assert sorted(p.name for p in out_dir.glob("*.png"))  # the plots were drawn
+
+    # The same command again resumes a finished run: nothing retrained, same table
+    before = (out_dir / "results.json").read_text()
+    code, again, err = run_cli(argv, capsys)
+    assert code == 0, err
+    assert json.loads((out_dir / "results.json").read_text())["rounds"] == \
+        json.loads(before)["rounds"]
+    assert rows == again.splitlines()[header + 2:header + 5]
+
+    # Another configuration in the same directory: refused, the message says what differs
+    code, _, err = run_cli(argv + ["--lr", "0.01"], capsys)
+    assert code == 2
+    assert "minilottery lottery: error:" in err and "lr: stored 0.0012, given 0.01" in err
+    assert json.loads((out_dir / "results.json").read_text())["rounds"] == \
+        json.loads(before)["rounds"]
+
+
+def test_train_prints_the_history():
+    """Through ``python -m minilottery``, as a user runs it."""
+    done = subprocess.run(
+        [sys.executable, "-m", "minilottery", "train", *TINY, "--eval-every", "20"],
+        capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.startswith("iteration"))
+    assert "val acc %" in lines[header] and "test acc %" in lines[header]
+    iterations = [int(line.split()[0]) for line in lines[header + 2:header + 6]]
+    assert iterations == [0, 20, 40, 60]
+    assert re.search(r"final test accuracy \d+\.\d\d%; early stop at iteration \d+",
+                     done.stdout)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["lottery", "--width", "abc"], "argument --width: invalid float value: 'abc'"),
+    (["lottery", "--model", "lenet5"], "argument --model: invalid choice: 'lenet5'"),
+    (["lottery", "--dataset", "digitz"], "argument --dataset: invalid choice: 'digitz'"),
+    (["lottery", "--resize", "32y"], "argument --resize: expected HxW such as 32x32"),
+    (["lottery", "--layer-rate", "1.weight=lots"], "argument --layer-rate: expected NAME=RATE"),
+    (["lottery", "--control", "shuffle"], "argument --control: invalid choice: 'shuffle'"),
+    (["lottery", "--strategy", "twoshot"], "argument --strategy: invalid choice"),
+    (["train", "--iterations", "1.5"], "argument --iterations: invalid int value: '1.5'"),
+    (["train", "--rounds", "2"], "unrecognized arguments: --rounds 2"),
+])
+def test_unparsable_flags_exit_2_naming_the_argument(argv, message, capsys, tmp_path):
+    code, _, err = run_cli(argv + ["--out", str(tmp_path / "x")] if argv[0] == "lottery"
+                           else argv, capsys)
+    assert code == 2
+    assert message in err
+    assert not (tmp_path / "x").exists()
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--rate", "1.5"], r"rate: got 1.5, expected a fraction in [0, 1)"),
+    (["--layer-rate", "9.weight=0.1"], "['9.weight'] are not prunable weights"),
+    (["--reset", "rewind", "--rewind-iteration", "100"], "rewind_iteration: got 100"),
+    (["--batch-size", "0"], "batch_size: got 0"),
+    (["--width", "-1"], "width: got -1.0, expected a number > 0"),
+    (["--iterations", "0"], "iterations and eval_every: got 0"),
+    (["--lr", "-0.1"], "lr: got -0.1, expected a finite number > 0"),
+    (["--momentum", "-0.9"], "momentum: got -0.9, expected a finite number >= 0"),
+    (["--warmup", "-5"], "warmup: got -5"),
+])
+def test_out_of_range_values_exit_2_with_the_library_message(flags, message, capsys, tmp_path):
+    out_dir = tmp_path / "run"
+    code, _, err = run_cli(["lottery", *TINY, "--rounds", "1", *flags, "--out", str(out_dir)],
+                           capsys)
+    assert code == 2
+    assert err.startswith("minilottery lottery: error:")
+    assert message in err
+    assert not out_dir.exists()
