@@ -130,7 +130,8 @@ class Module:
         """Copy ``state`` into the parameters and buffers, in place.
 
         Raises KeyError naming missing or unexpected keys (when ``strict``) and
-        ValueError naming the key and both shapes on a shape mismatch.
+        ValueError naming the key and both shapes on a shape mismatch; on either
+        error nothing has been copied.
         """
         slots = {name: (store, key) for name, store, key in self._state_slots()}
         if strict:
@@ -140,6 +141,8 @@ class Module:
                 raise KeyError(
                     f"load_state_dict: missing keys {missing}, unexpected keys {unexpected}"
                 )
+        # Check every shape before copying anything: a failed load leaves the model as it was
+        updates = []
         for name, value in state.items():
             if name not in slots:
                 continue
@@ -150,6 +153,8 @@ class Module:
                     f"load_state_dict: {name!r} has shape {tuple(np.shape(value))}, "
                     f"expected {tuple(target.shape)}"
                 )
+            updates.append((target, value))
+        for target, value in updates:
             target[...] = self.backend.asarray(value, dtype=target.dtype)
 
     # Modes and devices -------------------------------------------------------
