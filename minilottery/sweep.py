@@ -1,0 +1,299 @@
+"""Sweeps: run every configuration of a sweep file as its own lottery run, with joblib.
+
+The papers' curves are means over trials (Frankle & Carbin, arXiv 1803.03635,
+average five; Morcos et al., arXiv 1906.02773, six or more). Each trial is an
+independent ``run_lottery`` call in its own run directory under the sweep's
+directory (names from sweep_spec.py), so a sweep is embarrassingly parallel
+and the work of running it belongs to an existing engine:
+
+- ``jobs=N``: N local processes through joblib's loky backend. Each worker
+  gets a fair share of the machine's BLAS threads (cores // N, through
+  threadpoolctl and joblib's ``inner_max_num_threads``), so 2 workers on 2
+  cores do not oversubscribe them.
+- ``dask="tcp://host:port"``: the runs become tasks on that Dask cluster
+  through joblib's "dask" backend; ``dask="local"`` starts a LocalCluster of
+  single-threaded worker processes on loopback. The run directories must be
+  on a filesystem every worker can write (for checkpoints and resume); each
+  worker also returns its results, which the sweep writes where missing.
+
+Nothing here schedules, retries or moves data. A run that raises is caught
+in its worker and recorded, with the error type, message and the end of its
+traceback, in ``sweep.json`` (the expanded runs and their status, written
+atomically by this process only); the others finish. Starting the same sweep
+again skips the finished runs and lets ``run_lottery`` resume the others
+from their last checkpoint.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .config import LotteryConfig
+from .runs import RunDirectory, atomic_write_json, config_differences
+from .sweep_spec import SweepRun, SweepSpec, load_sweep, spec_from_options
+
+SWEEP_FILE = "sweep.json"
+
+
+# -- one run, in a worker -----------------------------------------------------------------
+
+def run_is_finished(run_dir, config: LotteryConfig) -> bool:
+    """True when ``run_dir`` holds every round (and control) of ``config``, made with it."""
+    directory = RunDirectory(run_dir)
+    if not directory.has_results():
+        return False
+    try:
+        results = directory.load_results()
+        stored = results["config"]
+        given = {k: v for k, v in config.to_dict().items() if v is not None}
+        # A directory of another configuration is not "finished": run_lottery says why
+        if config_differences({k: stored.get(k) for k in given}, given, ignore=("rounds",)):
+            return False
+        rounds = config.rounds if config.rounds is not None else stored["rounds"]
+        return (len(results["rounds"]) > rounds and
+                all(len(results["controls"].get(c, [])) >= rounds for c in stored["controls"]))
+    except (ValueError, KeyError, TypeError):
+        return False
+
+
+def execute_run(name: str, config: dict, run_dir: str, backend=None, threads=None) -> dict:
+    """Run (or resume) one lottery run and return its outcome; never raises an Exception.
+
+    ``threads`` caps the BLAS threads of this worker (threadpoolctl).
+    """
+    from threadpoolctl import threadpool_limits
+
+    from .lottery import run_lottery
+
+    started = time.perf_counter()
+    try:
+        limits = threadpool_limits(limits=threads) if threads else contextlib.nullcontext()
+        with limits:
+            results = run_lottery(LotteryConfig.from_dict(config), run_dir, backend=backend,
+                                  progress=False)
+        return {"name": name, "status": "done", "seconds": time.perf_counter() - started,
+                "results": results}
+    except Exception as error:  # recorded in sweep.json; the other runs go on
+        lines = traceback.format_exc().rstrip().splitlines()
+        return {"name": name, "status": "failed", "seconds": time.perf_counter() - started,
+                "error": {"type": type(error).__name__, "message": str(error),
+                          "traceback": lines[-12:]}}
+
+
+# -- where the runs execute ---------------------------------------------------------------
+
+def _check_jobs(jobs) -> None:
+    if jobs is not None and (not isinstance(jobs, int) or (jobs < 1 and jobs != -1)):
+        raise ValueError(f"jobs: got {jobs!r}, expected a number of workers >= 1 (or -1: "
+                         "one per core)")
+
+
+@contextlib.contextmanager
+def execution(jobs=None, dask=None, threads=None):
+    """joblib's backend for the runs; yields the BLAS threads each run may use.
+
+    jobs: local processes (default 1), or with ``dask="local"`` the number of
+    workers (default 2); with a remote scheduler, at most this many runs at
+    once (default: all its worker threads). threads: BLAS threads per run
+    (default: a fair share of the cores; on a remote cluster, the workers' own).
+    """
+    from joblib import cpu_count, parallel_config
+
+    _check_jobs(jobs)
+    if threads is not None and threads < 1:
+        raise ValueError(f"threads: got {threads}, expected >= 1")
+    if dask is None:
+        jobs = jobs or 1
+        workers = cpu_count() if jobs == -1 else jobs
+        threads = threads or max(1, cpu_count() // workers)
+        extra = {"inner_max_num_threads": threads} if workers > 1 else {}
+        with parallel_config(backend="loky", n_jobs=jobs, **extra):
+            yield threads
+        return
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:
+        raise ImportError('--dask needs dask.distributed: pip install "minilottery[distributed]"'
+                          ) from None
+    with contextlib.ExitStack() as stack:
+        if dask == "local":
+            workers = 2 if jobs in (None, -1) else jobs
+            threads = threads or max(1, cpu_count() // workers)
+            address = stack.enter_context(LocalCluster(
+                n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
+                dashboard_address=None, silence_logs=logging.ERROR))
+            jobs = -1
+        else:
+            address = dask
+        try:
+            stack.enter_context(Client(address, timeout="20s"))
+        except (OSError, TimeoutError) as error:
+            raise ValueError(f"dask: cannot reach a scheduler at {dask!r} ({error}); expected "
+                             "tcp://HOST:PORT of a running dask scheduler, or 'local'") from None
+        stack.enter_context(parallel_config(backend="dask", n_jobs=jobs or -1))
+        yield threads
+
+
+# -- the sweep's manifest -----------------------------------------------------------------
+
+class Manifest:
+    """sweep.json: the sweep, every expanded run with its status, attempts and error."""
+
+    def __init__(self, out_dir, spec: SweepSpec | None, runs: list[SweepRun]):
+        self.path = Path(out_dir) / SWEEP_FILE
+        previous = {}
+        if self.path.is_file():
+            with open(self.path) as handle:
+                previous = {r["name"]: r for r in json.load(handle).get("runs", [])}
+        self.data = {"spec": spec.to_dict() if spec else None, "runs": []}
+        for run in runs:
+            old = previous.get(run.name, {})
+            self.data["runs"].append({
+                "name": run.name, "directory": run.name, "varied": run.varied,
+                "config": run.config.to_dict(), "status": "pending",
+                "attempts": old.get("attempts", 0), "seconds": old.get("seconds"),
+                "error": None})
+        self.runs = {r["name"]: r for r in self.data["runs"]}
+
+    def set(self, name: str, **values) -> None:
+        self.runs[name].update(values)
+
+    def save(self) -> None:
+        atomic_write_json(self.path, self.data)
+
+
+@dataclass
+class SweepReport:
+    """What one call of run_sweep did: names of runs done now, skipped, failed (-> error)."""
+
+    out_dir: Path
+    done: list = field(default_factory=list)
+    skipped: list = field(default_factory=list)
+    failed: dict = field(default_factory=dict)
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+    def summary(self) -> str:
+        lines = [f"{len(self.done)} runs done, {len(self.skipped)} already finished (skipped), "
+                 f"{len(self.failed)} failed, in {self.seconds:.1f} s; "
+                 f"manifest: {self.out_dir / SWEEP_FILE}"]
+        for name, error in self.failed.items():
+            lines.append(f"FAILED {name}: {error['type']}: {error['message']}")
+            lines += [f"    {line}" for line in error.get("traceback", [])[-4:]]
+        return "\n".join(lines)
+
+
+def run_sweep(spec, out_dir, *, jobs=None, dask=None, threads=None, backend=None,
+              progress: bool = True) -> SweepReport:
+    """Run every run of ``spec`` (a SweepSpec, or a list of SweepRun) under ``out_dir``.
+
+    Finished runs are skipped, unfinished ones resumed; failures are recorded
+    in sweep.json and in the report, never raised. See ``execution`` for
+    ``jobs``, ``dask`` and ``threads``.
+    """
+    from joblib import Parallel, delayed
+    from tqdm.auto import tqdm
+
+    runs = spec.expand() if isinstance(spec, SweepSpec) else list(spec)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    manifest = Manifest(out, spec if isinstance(spec, SweepSpec) else None, runs)
+    report = SweepReport(out)
+    started = time.perf_counter()
+    todo = []
+    for run in runs:
+        if run_is_finished(out / run.name, run.config):
+            manifest.set(run.name, status="done")
+            report.skipped.append(run.name)
+        else:
+            todo.append(run)
+    manifest.save()
+    bar = tqdm(total=len(runs), initial=len(report.skipped), desc="runs", unit="run",
+               disable=not progress)
+    try:
+        with execution(jobs, dask, threads) as run_threads:
+            for run in todo:
+                manifest.set(run.name, status="queued",
+                             attempts=manifest.runs[run.name]["attempts"] + 1)
+            manifest.save()
+            tasks = (delayed(execute_run)(run.name, run.config.to_dict(), str(out / run.name),
+                                          backend, run_threads) for run in todo)
+            for outcome in Parallel(return_as="generator_unordered")(tasks):
+                _record(manifest, report, outcome, out)
+                bar.update(1)
+                bar.set_postfix(failed=len(report.failed))
+                if outcome["status"] == "failed":
+                    bar.write(f"run {outcome['name']} failed: {outcome['error']['type']}: "
+                              f"{outcome['error']['message']}")
+    except KeyboardInterrupt:
+        _close_queued(manifest, "interrupted", None)
+        raise
+    except (ValueError, ImportError):
+        _close_queued(manifest, "pending", None)
+        raise
+    except Exception as error:  # the executor itself broke (a worker killed, ...)
+        message = {"type": type(error).__name__, "message": f"the executor stopped: {error}",
+                   "traceback": traceback.format_exc().rstrip().splitlines()[-12:]}
+        for name in _close_queued(manifest, "failed", message):
+            report.failed[name] = message
+    finally:
+        bar.close()
+        report.seconds = time.perf_counter() - started
+        manifest.save()
+    return report
+
+
+def _record(manifest: Manifest, report: SweepReport, outcome: dict, out: Path) -> None:
+    name = outcome["name"]
+    if outcome["status"] == "done":
+        directory = RunDirectory(out / name)
+        if not directory.has_results():  # a remote worker without a shared filesystem
+            directory.save_results(outcome["results"])
+        manifest.set(name, status="done", seconds=outcome["seconds"], error=None)
+        report.done.append(name)
+    else:
+        manifest.set(name, status="failed", seconds=outcome["seconds"], error=outcome["error"])
+        report.failed[name] = outcome["error"]
+    manifest.save()
+
+
+def _close_queued(manifest: Manifest, status: str, error) -> list[str]:
+    names = [r["name"] for r in manifest.data["runs"] if r["status"] == "queued"]
+    for name in names:
+        manifest.set(name, status=status, error=error)
+    return names
+
+
+# -- the command line ---------------------------------------------------------------------
+
+def cmd_sweep(args) -> int:
+    """``minilottery sweep [FILE] --out DIR [--grid F=A,B] [--set F=V] [--jobs N | --dask A]``."""
+    from .aggregate import aggregate_sweep
+
+    if not (args.file or args.grid or args.set):
+        raise ValueError("sweep: give a sweep FILE, or --grid FIELD=V1,V2 / --set FIELD=VALUE")
+    spec = spec_from_options(load_sweep(args.file) if args.file else None, args.set, args.grid)
+    runs = spec.expand()
+    if args.list:
+        for run in runs:
+            print(run.name)
+        return 0
+    print(f"sweep: {len(runs)} runs in {args.out}")
+    report = run_sweep(spec, args.out, jobs=args.jobs, dask=args.dask, threads=args.threads,
+                       backend=args.backend, progress=not args.no_progress)
+    print(report.summary())
+    if len(report.done) + len(report.skipped):
+        table, paths = aggregate_sweep(args.out, band=args.band)
+        print(table)
+        for path in paths:
+            print(path)
+    return 0 if report.ok else 1
