@@ -215,3 +215,13 @@ def test_dropout_adds_dropout_layers():
     model = get_model("lenet300", MNIST, 10, width=0.1, dropout=0.5)
     assert sum(isinstance(m, nn.Dropout) for m in model.modules()) == 2
     assert [n for n, _ in model.named_parameters()][::2] == ["1.weight", "4.weight", "7.weight"]
+
+
+@pytest.mark.parametrize("name", ["lenet300", "conv2", "vgg19", "resnet20"])
+def test_dropout_changes_no_initial_weight(name):
+    """Dropout draws its masks from its own stream: the same seed, the same weights."""
+    plain = get_model(name, (1, 16, 16), 10, width=0.25, seed=3).state_dict()
+    with_dropout = get_model(name, (1, 16, 16), 10, width=0.25, seed=3, dropout=0.5).state_dict()
+    assert len(plain) == len(with_dropout)
+    for a, b in zip(plain.values(), with_dropout.values(), strict=True):
+        np.testing.assert_array_equal(a, b)

@@ -50,8 +50,7 @@ def convnet(depth: int, input_shape, num_classes: int, width: float,
         classifier += [nn.Linear(in_features, hidden, rng=rng, backend=backend),
                        nn.ReLU(backend=backend)]
         if dropout:
-            classifier.append(nn.Dropout(dropout, seed=int(rng.integers(2**31)),
-                                         backend=backend))
+            classifier.append(nn.Dropout(dropout, backend=backend))
         in_features = hidden
     classifier.append(nn.Linear(in_features, num_classes, rng=rng, backend=backend))
     return nn.Sequential({"features": nn.Sequential(*features),

@@ -23,7 +23,7 @@ def lenet300(input_shape, num_classes: int, width: float, rng: np.random.Generat
         layers += [nn.Linear(in_features, size, rng=rng, backend=backend),
                    nn.ReLU(backend=backend)]
         if dropout:
-            layers.append(nn.Dropout(dropout, seed=int(rng.integers(2**31)), backend=backend))
+            layers.append(nn.Dropout(dropout, backend=backend))
         in_features = size
     layers.append(nn.Linear(in_features, num_classes, rng=rng, backend=backend))
     return nn.Sequential(*layers)

@@ -66,6 +66,11 @@ def get_model(name: str, input_shape, num_classes: int, width: float = 1.0, seed
     rng = np.random.default_rng(seed)
     model = BUILDERS[name](spec.input_shape, spec.num_classes, spec.width, rng,
                            dropout=spec.dropout, backend=backend)
+    # Dropout masks draw from their own stream, so adding dropout changes no initial weight
+    dropouts = [m for m in model.modules() if isinstance(m, nn.Dropout)]
+    streams = np.random.SeedSequence([seed, 1]).spawn(len(dropouts))
+    for module, child in zip(dropouts, streams, strict=True):
+        module.reseed(int(child.generate_state(1)[0]))
     model.spec = spec
     return model
 

@@ -78,6 +78,6 @@ def resnet50(input_shape, num_classes: int, width: float, rng: np.random.Generat
 def _head(stages, c, num_classes, rng, dropout, backend) -> nn.Sequential:
     stages["pool"] = nn.GlobalAvgPool2d(backend=backend)
     if dropout:
-        stages["dropout"] = nn.Dropout(dropout, seed=int(rng.integers(2**31)), backend=backend)
+        stages["dropout"] = nn.Dropout(dropout, backend=backend)
     stages["fc"] = nn.Linear(c, num_classes, init="kaiming_normal", rng=rng, backend=backend)
     return nn.Sequential(stages)

@@ -39,6 +39,6 @@ def vgg19(input_shape, num_classes: int, width: float, rng: np.random.Generator,
     head: dict[str, nn.Module] = {"features": nn.Sequential(*features),
                                   "pool": nn.GlobalAvgPool2d(backend=backend)}
     if dropout:
-        head["dropout"] = nn.Dropout(dropout, seed=int(rng.integers(2**31)), backend=backend)
+        head["dropout"] = nn.Dropout(dropout, backend=backend)
     head["fc"] = nn.Linear(c, num_classes, init="kaiming_normal", rng=rng, backend=backend)
     return nn.Sequential(head)
