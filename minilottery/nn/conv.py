@@ -65,6 +65,9 @@ def col2im(xp, col, x_shape: tuple[int, int, int, int], kernel: tuple[int, int],
 
     Every receptive field adds its column back where it was read from; fields
     that overlap sum, which the loop over kernel offsets does with plain `+=`.
+    The sums go into a zero-padded (c, n, h, w) buffer, the layout of col, and
+    dx is returned as a transposed view of its inner part: no copy to drop the
+    border or to reorder the axes (the next layer's element-wise pass does it).
     """
     n, c, h, w = x_shape
     (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
@@ -75,8 +78,8 @@ def col2im(xp, col, x_shape: tuple[int, int, int, int], kernel: tuple[int, int],
     for i in range(kh):
         for j in range(kw):
             padded[:, :, i:i + sh * out_h:sh, j:j + sw * out_w:sw] += col[:, i, j]
-    # c n h w -> n c h w
-    return xp.ascontiguousarray(padded[:, :, ph:ph + h, pw:pw + w].transpose(1, 0, 2, 3))
+    # c n h w -> n c h w, as a view
+    return padded[:, :, ph:ph + h, pw:pw + w].transpose(1, 0, 2, 3)
 
 
 class Conv2d(Module):
@@ -117,6 +120,7 @@ class Conv2d(Module):
                 f"{self.kernel_size}, {self.stride}, {self.padding}"
             )
         self.init, self.dtype, self.has_bias = init, dtype, bias
+        self.col = None
         self.reset_parameters(rng)
 
     def reset_parameters(self, rng: np.random.Generator | int | None = None) -> None:
@@ -164,20 +168,48 @@ class Conv2d(Module):
         return out
 
     def backward(self, grad_out, need_input_grad: bool = True):
+        if self.col is None:
+            raise RuntimeError("Conv2d.backward: run forward first (each backward releases "
+                               "the column matrix that forward cached)")
         weight = self.params["weight"]
         o = self.out_channels
         # dY: n o h w -> o (n h w), the layout of the forward product
         dy = grad_out.transpose(1, 0, 2, 3).reshape(o, -1)
         # dW = dY · colᵀ        (o (n h w), (n h w) (c kh kw) -> o (c kh kw))
         self.grads["weight"] = (dy @ self.col.T).reshape(weight.shape)
+        # The column matrix is this layer's largest array (kh·kw times its input): free it
+        # now, before dX needs memory of its own, rather than keep it until the next forward.
+        self.col = None
         if self.has_bias:
-            # db = Σ_{n,h,w} dY
-            self.grads["bias"] = grad_out.sum(axis=(0, 2, 3))
+            # db = Σ_{n,h,w} dY   (n o h w -> o, one pass)
+            self.grads["bias"] = self.xp.einsum("nohw->o", grad_out)
         if not need_input_grad:
             return None
+        (kh, kw), (ph, pw) = self.kernel_size, self.padding
+        if self.stride == (1, 1) and ph < kh and pw < kw:
+            return self._input_grad_as_convolution(grad_out)
         # dcol = Wᵀ · dY        ((c kh kw) o, o (n h w) -> (c kh kw) (n h w))
         dcol = weight.reshape(o, -1).T @ dy
         return col2im(self.xp, dcol, self.x_shape, self.kernel_size, self.stride, self.padding)
+
+    def _input_grad_as_convolution(self, grad_out):
+        """dX for stride 1: the convolution of dY, padded by k - 1 - p, with the flipped kernel.
+
+        dX[n, c, u, v] = Σ_{o,i,j} W[o, c, i, j] · dY[n, o, u + p - i, v + p - j], which is
+        a forward convolution of dY with W'[c, o, i, j] = W[o, c, kh-1-i, kw-1-j]. Its
+        column matrix is as large as dY's receptive fields, and one product gives dX:
+        no (c kh kw) x (n h w) gradient to scatter back with col2im.
+        """
+        (kh, kw), (ph, pw) = self.kernel_size, self.padding
+        n, c, h, w = self.x_shape
+        # col of dY: (o kh kw, n h w)
+        dy_col = im2col(self.xp, grad_out, self.kernel_size, (1, 1), (kh - 1 - ph, kw - 1 - pw))
+        # W': o c kh kw -> c o kh kw, flipped in both spatial axes
+        flipped = self.params["weight"][:, :, ::-1, ::-1].transpose(1, 0, 2, 3).reshape(c, -1)
+        # dX = W' · col(dY)      (c (o kh kw), (o kh kw) (n h w) -> c (n h w))
+        dx = flipped @ dy_col
+        # c n h w -> n c h w, as a view
+        return dx.reshape(c, n, h, w).transpose(1, 0, 2, 3)
 
     def extra_repr(self) -> str:
         return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "

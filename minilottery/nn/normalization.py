@@ -14,7 +14,7 @@ from .module import Module
 
 
 class _BatchNorm(Module):
-    axes: tuple[int, ...] = ()
+    letters = ""  # the axes of x, for einsum: "nc" or "nchw"
     ndim = 0
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1, *,
@@ -34,6 +34,16 @@ class _BatchNorm(Module):
         """(c,) -> (1, c) or (1, c, 1, 1), to line up with x."""
         return v.reshape((1, -1) + (1,) * (self.ndim - 2))
 
+    def _sum(self, a, b=None):
+        """Σ a (or Σ a·b) over every axis but the channel: one pass, no temporary array.
+
+        einsum names the axes ("nchw->c"), and reads each input once where
+        ``(a * b).sum(axis=(0, 2, 3))`` would write and read a product first.
+        """
+        if b is None:
+            return self.xp.einsum(f"{self.letters}->c", a)
+        return self.xp.einsum(f"{self.letters},{self.letters}->c", a, b)
+
     def forward(self, x):
         if x.ndim != self.ndim or x.shape[1] != self.num_features:
             expected = "(n, c)" if self.ndim == 2 else "(n, c, h, w)"
@@ -41,6 +51,7 @@ class _BatchNorm(Module):
                 f"{type(self).__name__}.forward: x has shape {tuple(x.shape)}, expected "
                 f"{expected} with c = {self.num_features}"
             )
+        xp = self.xp
         gamma = self._broadcast(self.params["weight"])
         beta = self._broadcast(self.params["bias"])
         if self.training:
@@ -50,39 +61,49 @@ class _BatchNorm(Module):
                     f"{type(self).__name__}: training needs more than one value per "
                     f"channel, got input of shape {tuple(x.shape)}"
                 )
-            mean = x.mean(axis=self.axes, keepdims=True)
-            centred = x - mean
-            var = (centred * centred).mean(axis=self.axes, keepdims=True)
+            # mean = Σ x / M, var = Σ (x - mean)² / M: two passes, stable in float32
+            mean = self._sum(x) / count
+            centred = x - self._broadcast(mean)
+            var = self._sum(centred, centred) / count
             # running = (1 - m) running + m batch, with the unbiased variance
             m = self.momentum
             self.buffers["running_mean"] *= 1 - m
-            self.buffers["running_mean"] += m * mean.ravel()
+            self.buffers["running_mean"] += m * mean
             self.buffers["running_var"] *= 1 - m
-            self.buffers["running_var"] += (m * count / (count - 1)) * var.ravel()
+            self.buffers["running_var"] += (m * count / (count - 1)) * var
         else:
             centred = x - self._broadcast(self.buffers["running_mean"])
-            var = self._broadcast(self.buffers["running_var"])
-        self.inv_std = 1.0 / self.xp.sqrt(var + self.eps)
-        self.x_hat = centred * self.inv_std
+            var = self.buffers["running_var"]
+        # inv_std = 1 / √(var + ε), per channel; x̂ = (x - mean) · inv_std, in place
+        self.inv_std = (1.0 / xp.sqrt(var + self.eps)).astype(x.dtype)
+        self.x_hat = xp.multiply(centred, self._broadcast(self.inv_std), out=centred)
         self.used_batch_stats = self.training
-        return self.x_hat * gamma + beta
+        # y = γ x̂ + β
+        y = self.x_hat * gamma
+        y += beta
+        return y
 
     def backward(self, grad_out, need_input_grad: bool = True):
-        x_hat, inv_std = self.x_hat, self.inv_std
+        x_hat, gamma = self.x_hat, self.params["weight"]
         # dgamma = Σ dY · x̂,  dbeta = Σ dY   (over every axis but the channel)
-        self.grads["weight"] = (grad_out * x_hat).sum(axis=self.axes)
-        self.grads["bias"] = grad_out.sum(axis=self.axes)
+        self.grads["weight"] = self._sum(grad_out, x_hat)
+        self.grads["bias"] = self._sum(grad_out)
         if not need_input_grad:
             return None
-        dx_hat = grad_out * self._broadcast(self.params["weight"])
+        # dx̂ = γ dY; the per-channel factor γ / σ comes last
+        scale = self._broadcast(gamma * self.inv_std)
         if not self.used_batch_stats:
-            # Running statistics are constants: dX = dx̂ / σ
-            return dx_hat * inv_std
+            # Running statistics are constants: dX = γ dY / σ
+            return grad_out * scale
         count = x_hat.size // self.num_features
-        # dX = (1 / (M σ)) (M dx̂ - Σ dx̂ - x̂ Σ dx̂·x̂): the mean and variance depend on X too
-        sum_dx_hat = dx_hat.sum(axis=self.axes, keepdims=True)
-        sum_dx_hat_x_hat = (dx_hat * x_hat).sum(axis=self.axes, keepdims=True)
-        return (inv_std / count) * (count * dx_hat - sum_dx_hat - x_hat * sum_dx_hat_x_hat)
+        # dX = (γ / σ) (dY - Σ dY / M - x̂ Σ dY·x̂ / M): the mean and variance depend on X
+        # too. Four whole-array passes, written in place into one new array.
+        dx = x_hat * self._broadcast(-self.grads["weight"] / count)
+        dx += grad_out
+        dx -= self._broadcast(self.grads["bias"] / count)
+        dx *= scale
+        self.x_hat = None  # an activation-sized cache: free it until the next forward
+        return dx
 
     def extra_repr(self) -> str:
         return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}"
@@ -91,12 +112,12 @@ class _BatchNorm(Module):
 class BatchNorm1d(_BatchNorm):
     """Batch norm over (n, c): statistics per feature over the batch."""
 
-    axes = (0,)
+    letters = "nc"
     ndim = 2
 
 
 class BatchNorm2d(_BatchNorm):
     """Batch norm over (n, c, h, w): statistics per channel over n, h and w."""
 
-    axes = (0, 2, 3)
+    letters = "nchw"
     ndim = 4

@@ -1,13 +1,25 @@
 """Pooling: MaxPool2d, AvgPool2d (windows over h and w) and GlobalAvgPool2d.
 
-Windows are strided views of the input (no copy until a reduction needs one);
-backward passes loop only over kernel offsets or scatter by flat index.
+Windows are never copied: for each kernel offset (i, j), the values
+x[.., y·s + i, z·s + j] of all windows form one strided view of x, so both
+passes loop over the kh·kw offsets only (chainer's im2col idea, without the
+column matrix), and the backward passes need no scatter-add.
 """
 
 from __future__ import annotations
 
 from .conv import conv_output_size, pair
 from .module import Module
+
+
+def offset_views(x, kernel, stride, out_h: int, out_w: int) -> list:
+    """For each kernel offset (i, j), in row-major order, the view x[.., i + s·y, j + s·z].
+
+    x (n, c, h, w) -> kh·kw views of shape (n, c, out_h, out_w), no copies.
+    """
+    (kh, kw), (sh, sw) = kernel, stride
+    return [x[:, :, i:i + sh * out_h:sh, j:j + sw * out_w:sw]
+            for i in range(kh) for j in range(kw)]
 
 
 class _Pool2d(Module):
@@ -45,38 +57,47 @@ class MaxPool2d(_Pool2d):
     """Max over each kh x kw window (floor mode, no padding).
 
     forward: x (n, c, h, w) -> y (n, c, out_h, out_w). The gradient goes to the
-    first maximum of each window, as in PyTorch.
+    first maximum of each window, as in PyTorch. Each kernel offset (i, j) is one
+    strided view of x (``offset_views``), so both passes loop over the kh·kw
+    offsets only, with whole-batch element-wise operations and no copy of x.
     """
 
     def forward(self, x):
-        n, c = x.shape[:2]
         out_h, out_w = self._output_hw(x)
-        (kh, kw) = self.kernel_size
-        windows = self.backend.sliding_windows(x, self.kernel_size, self.stride)
-        # n c oh ow kh kw -> n c oh ow (kh kw): one copy, so argmax can see a flat window
-        flat = windows[:, :, :out_h, :out_w].reshape(n, c, out_h, out_w, kh * kw)
-        self.argmax = flat.argmax(axis=-1)
+        views = offset_views(x, self.kernel_size, self.stride, out_h, out_w)
+        # y = max over offsets of x[.., y·s + i, z·s + j]
+        y = views[0].copy()
+        for view in views[1:]:
+            self.xp.maximum(y, view, out=y)
+        # The index of the first offset holding the maximum, without an argmax over a
+        # copied window axis: `found` turns true at the first maximum and stays true,
+        # so summing it over offsets 0..K-2 counts K-1-first.
+        xp = self.xp
+        found = xp.zeros(y.shape, dtype=bool)
+        hit = xp.empty(y.shape, dtype=bool)
+        # the smallest integer type that holds K (uint8 up to 255 offsets)
+        count = xp.zeros(y.shape, dtype=xp.min_scalar_type(len(views)))
+        for view in views[:-1]:
+            xp.equal(view, y, out=hit)
+            xp.logical_or(found, hit, out=found)
+            count += found
+        self.argmax = xp.subtract(count.dtype.type(len(views) - 1), count, out=count)
         self.x_shape = x.shape
-        return flat.max(axis=-1)
+        return y
 
     def backward(self, grad_out, need_input_grad: bool = True):
-        xp = self.xp
-        n, c, h, w = self.x_shape
         (kh, kw), (sh, sw) = self.kernel_size, self.stride
-        out_h, out_w = self.argmax.shape[2:]
-        # Where each window's maximum sits in the input, as a flat index into x
-        rows = (xp.arange(out_h) * sh)[:, None] + self.argmax // kw
-        cols = (xp.arange(out_w) * sw)[None, :] + self.argmax % kw
-        plane = xp.arange(n * c).reshape(n, c, 1, 1)
-        index = ((plane * h + rows) * w + cols).ravel()
-        dx = xp.zeros(n * c * h * w, dtype=grad_out.dtype)
-        if sh >= kh and sw >= kw:
-            # Windows do not overlap: every index is distinct, plain assignment
-            dx[index] = grad_out.ravel()
-        else:
-            # Overlapping windows can share a maximum: gradients must add up
-            self.backend.scatter_add(dx, index, grad_out.ravel())
-        return dx.reshape(self.x_shape)
+        out_h, out_w = grad_out.shape[2:]
+        dx = self.xp.zeros(self.x_shape, dtype=grad_out.dtype)
+        overlapping = sh < kh or sw < kw
+        for k, view in enumerate(offset_views(dx, self.kernel_size, self.stride, out_h, out_w)):
+            # dX[.., y·s + i, z·s + j] gets dY where offset (i, j) held the maximum;
+            # overlapping windows can share an input pixel, so their gradients add
+            if overlapping:
+                view += grad_out * (self.argmax == k)
+            else:
+                self.xp.multiply(grad_out, self.argmax == k, out=view)
+        return dx
 
 
 class AvgPool2d(_Pool2d):
@@ -88,18 +109,21 @@ class AvgPool2d(_Pool2d):
     def forward(self, x):
         out_h, out_w = self._output_hw(x)
         self.x_shape = x.shape
-        windows = self.backend.sliding_windows(x, self.kernel_size, self.stride)
-        return windows[:, :, :out_h, :out_w].mean(axis=(-2, -1))
+        views = offset_views(x, self.kernel_size, self.stride, out_h, out_w)
+        # y = Σ over offsets of x[.., y·s + i, z·s + j] / (kh kw)
+        y = views[0].copy()
+        for view in views[1:]:
+            y += view
+        y /= len(views)
+        return y
 
     def backward(self, grad_out, need_input_grad: bool = True):
-        (kh, kw), (sh, sw) = self.kernel_size, self.stride
         out_h, out_w = grad_out.shape[2:]
         dx = self.xp.zeros(self.x_shape, dtype=grad_out.dtype)
-        share = grad_out / (kh * kw)
+        share = grad_out / (self.kernel_size[0] * self.kernel_size[1])
         # Each kernel offset (i, j) is one strided slice: dx[.., y·s + i, z·s + j] += dY / (kh kw)
-        for i in range(kh):
-            for j in range(kw):
-                dx[:, :, i:i + sh * out_h:sh, j:j + sw * out_w:sw] += share
+        for view in offset_views(dx, self.kernel_size, self.stride, out_h, out_w):
+            view += share
         return dx
 
 
