@@ -1,0 +1,111 @@
+"""examples/benchmark.py at smoke size: with and without PyTorch, and its FLOP count."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from minilottery.backends import get_backend, unavailable_reason
+
+SCRIPT = Path(__file__).resolve().parent.parent / "examples" / "benchmark.py"
+
+
+def load_benchmark():
+    spec = importlib.util.spec_from_file_location("benchmark_script", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_smoke_without_pytorch(monkeypatch, tmp_path):
+    """With torch absent (import fails), the benchmark still times every model and writes JSON."""
+    monkeypatch.setitem(sys.modules, "torch", None)  # `import torch` now raises ImportError
+    bench = load_benchmark()
+    assert bench.import_torch() is None
+    out = tmp_path / "bench.json"
+    report = bench.main(["--smoke", "--backend", "numpy", "--no-memory", "--json", str(out)])
+    rows = json.loads(out.read_text())["rows"]
+    assert [r["model"] for r in rows] == list(bench.CASES)
+    assert {r["framework"] for r in rows} == {"minilottery"}
+    for row in rows:
+        assert row["its_per_s"] > 0 and row["q1"] <= row["its_per_s"] <= row["q3"]
+        assert row["gflop_per_iter"] > 0 and "ratio" not in row
+    assert report["torch"] is None and report["threads"] >= 1
+
+
+def test_smoke_against_pytorch(tmp_path):
+    """The PyTorch twins: same parameter count and logits (checked inside), a ratio, memory."""
+    pytest.importorskip("torch")
+    bench = load_benchmark()
+    report = bench.main(["--smoke", "--backend", "numpy", "--models", "lenet300,resnet50",
+                         "--threads", "1"])
+    by_key = {(r["model"], r["framework"]): r for r in report["rows"]}
+    assert set(by_key) == {(m, f) for m in ("lenet300", "resnet50")
+                           for f in ("minilottery", "pytorch")}
+    for model in ("lenet300", "resnet50"):
+        ours, theirs = by_key[model, "minilottery"], by_key[model, "pytorch"]
+        assert ours["ratio"] == pytest.approx(ours["its_per_s"] / theirs["its_per_s"])
+        # at smoke size the warm-up already touched the memory: 0 MiB added is possible
+        assert ours["peak_mib"] is not None and ours["peak_mib"] >= 0
+        assert theirs["peak_mib"] is not None and theirs["peak_mib"] >= 0
+
+
+@pytest.mark.parametrize("name", ["conv4", "vgg19", "resnet50"])
+def test_torch_twins_match(name):
+    """Every twin at smoke size has minilottery's parameter count and logits (check_twins)."""
+    torch = pytest.importorskip("torch")
+    bench = load_benchmark()
+    case = bench.SMOKE_CASES[name]
+    model, _, masks, batch = bench.build_minilottery(name, case, get_backend("numpy"))
+    twin, _, _ = bench.build_torch(torch, name, case, "cpu", masks, model.state_dict())
+    bench.check_twins(torch, name, model, twin, batch)
+    with torch.no_grad():  # a twin that differs must be caught (BatchNorm would undo a
+        list(twin.parameters())[-1].add_(1.0)  # scaled weight: shift the output bias)
+    with pytest.raises(AssertionError, match="logits differ"):
+        bench.check_twins(torch, name, model, twin, batch)
+
+
+def test_macs_of_lenet_are_counted_from_shapes():
+    bench = load_benchmark()
+    model, _, _, (x, _) = bench.build_minilottery("lenet300", bench.CASES["lenet300"],
+                                                  get_backend("numpy"))
+    assert bench.count_macs(model, x) == 60 * (784 * 300 + 300 * 100 + 100 * 10)
+    # the forward methods are restored: no recording wrapper left behind
+    assert all("forward" not in vars(m) for m in model.modules())
+
+
+def test_macs_of_a_convolution():
+    bench = load_benchmark()
+    from minilottery import nn
+
+    conv = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1, rng=0))
+    x = np.zeros((2, 3, 10, 10), np.float32)
+    assert bench.count_macs(conv, x) == 2 * 8 * 10 * 10 * 3 * 3 * 3
+
+
+def test_unavailable_cupy_is_a_clean_error(capsys):
+    if unavailable_reason("cupy") is None:
+        pytest.skip("CuPy is available here")
+    bench = load_benchmark()
+    with pytest.raises(SystemExit) as exit_info:
+        bench.main(["--smoke", "--backend", "cupy"])
+    assert exit_info.value.code == 2
+    assert "--backend cupy is not available here" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv, match", [
+    (["--models", "alexnet"], "--models"),
+    (["--repeats", "0"], "--repeats"),
+    (["--backend", "tpu"], "--backend"),
+    (["--threads", "0"], "--threads"),
+])
+def test_bad_flags_are_named(argv, match, capsys):
+    bench = load_benchmark()
+    with pytest.raises(SystemExit):
+        bench.main(argv)
+    assert match in capsys.readouterr().err
