@@ -8,10 +8,12 @@ records in results.json and compares on resume.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field, fields, replace
 
 from . import optim
 from .data import Dataset, load_dataset
+from .models import MODEL_NAMES
 from .nn import Module, prunable_layers
 from .presets import get_preset
 from .prune import layer_rates_for
@@ -66,7 +68,8 @@ class LotteryConfig:
     output_rate: float | None = None
     layer_rates: dict[str, float] = field(default_factory=dict)
     reset: str | None = None
-    rewind_iteration: float | None = None  # iterations, or a fraction of training if < 1
+    # iterations, a fraction of training if < 1, or "auto" (the earliest stable k, stability.py)
+    rewind_iteration: float | str | None = None
     controls: tuple[str, ...] = ("reinit",)
 
     def load_data(self) -> Dataset:
@@ -77,11 +80,13 @@ class LotteryConfig:
 
     def resolved(self, train_size: int) -> LotteryConfig:
         """Every None filled from the preset, scaled to ``train_size``; then validated."""
+        _choice("model", self.model, MODEL_NAMES)  # before the preset, to name the argument
         preset = get_preset(self.model)
         scaled = preset.scaled(train_size)
         scope = self.scope or preset.scope
         reset = self.reset or preset.reset
-        iterations = self.iterations or scaled.iterations
+        # "is not None", not "or": an explicit 0 must reach validate(), not become the preset's
+        iterations = self.iterations if self.iterations is not None else scaled.iterations
         # An explicit --iterations rescales the preset's schedule to the same fractions
         stretch = iterations / scaled.iterations
 
@@ -97,9 +102,10 @@ class LotteryConfig:
             rewind = self.rewind_iteration
             if rewind is None:
                 rewind = stretched(scaled.rewind_iteration)
-            elif 0 < rewind < 1:
+            elif rewind != "auto" and 0 < rewind < 1:
                 rewind = round(rewind * iterations)
-            rewind = int(rewind)
+            # "auto" stays until the run starts: LotteryRun chooses k by instability analysis
+            rewind = rewind if rewind == "auto" else int(rewind)
         config = replace(
             self,
             optimizer=self.optimizer or preset.optimizer,
@@ -107,9 +113,10 @@ class LotteryConfig:
             momentum=self.momentum if self.momentum is not None else preset.momentum,
             weight_decay=(self.weight_decay if self.weight_decay is not None
                           else preset.weight_decay),
-            batch_size=self.batch_size or preset.batch_size,
+            batch_size=self.batch_size if self.batch_size is not None else preset.batch_size,
             iterations=iterations,
-            eval_every=self.eval_every or max(1, min(preset.eval_every, iterations // 20)),
+            eval_every=(self.eval_every if self.eval_every is not None
+                        else max(1, min(preset.eval_every, iterations // 20))),
             warmup=self.warmup if self.warmup is not None else stretched(scaled.warmup),
             milestones=tuple(self.milestones if self.milestones is not None
                              else (stretched(m) for m in scaled.milestones)),
@@ -138,6 +145,15 @@ class LotteryConfig:
             _fraction(name, getattr(self, name))
         for name, rate in self.layer_rates.items():
             _fraction(f"layer_rates[{name!r}]", rate)
+        # the optimizer would refuse these too, but only after the run directory is written
+        if not (math.isfinite(self.lr) and self.lr > 0):
+            raise ValueError(f"lr: got {self.lr!r}, expected a finite number > 0")
+        for name in ("momentum", "weight_decay"):
+            if not (math.isfinite(getattr(self, name)) and getattr(self, name) >= 0):
+                raise ValueError(f"{name}: got {getattr(self, name)!r}, expected a finite "
+                                 "number >= 0")
+        if self.warmup < 0:
+            raise ValueError(f"warmup: got {self.warmup}, expected an iteration count >= 0")
         if self.rounds < 0:
             raise ValueError(f"rounds: got {self.rounds}, expected >= 0")
         if not 1 <= self.batch_size <= train_size:
@@ -146,7 +162,7 @@ class LotteryConfig:
         if self.iterations < 1 or self.eval_every < 1:
             raise ValueError(f"iterations and eval_every: got {self.iterations} and "
                              f"{self.eval_every}, expected >= 1")
-        if self.rewind_iteration is not None and not (
+        if self.rewind_iteration not in (None, "auto") and not (
                 0 <= self.rewind_iteration <= self.iterations):
             raise ValueError(
                 f"rewind_iteration: got {self.rewind_iteration}, expected an iteration in "

@@ -93,9 +93,34 @@ class LotteryRun:
             "rounds": [],
             "controls": {name: [] for name in c.controls},
         }
-        # The number of rounds may grow on resume (continue a run for more rounds)
-        self.results = self.directory.open(c.to_dict(), fresh, ignore=("rounds",))
+        # The number of rounds may grow on resume (continue a run for more rounds); with
+        # --rewind-iteration auto the stored k is the one the search chose
+        auto = c.rewind_iteration == "auto"
+        ignore = ("rounds", "rewind_iteration") if auto else ("rounds",)
+        self.results = self.directory.open(c.to_dict(), fresh, ignore=ignore)
         self.results["config"] = c.to_dict()
+        if auto:
+            self._choose_rewind(backend, progress)
+
+    def _choose_rewind(self, backend, progress: bool) -> None:
+        """--rewind-iteration auto: the earliest stable iteration of the dense net
+        (stability.py), searched once in <out>/stability (resumable), kept in meta."""
+        from dataclasses import replace
+
+        from .runs import ConfigMismatchError
+        from .stability import auto_rewind_iteration
+        search = self.results["meta"].get("rewind_search")
+        if search is None:
+            if self.results["rounds"]:
+                raise ConfigMismatchError(f"run directory {self.directory.path} was made with a "
+                                          "fixed rewind_iteration, not auto")
+            self.directory.save_results(self.results)  # before the search writes here
+            search = auto_rewind_iteration(self.config, self.directory.path / "stability",
+                                           backend=backend, progress=progress)[1]
+            self.results["meta"]["rewind_search"] = search
+        self.config = replace(self.config, rewind_iteration=search["chosen"])
+        self.results["config"] = self.config.to_dict()
+        self.directory.save_results(self.results)
 
     # -- the weights a round starts from ---------------------------------------------
 
@@ -135,6 +160,9 @@ class LotteryRun:
         c = self.config
         rounds = self.results["rounds"]
         if not rounds:
+            # results.json first: it marks the directory as this run's, so a run stopped
+            # during round 0 resumes instead of being refused as a foreign directory
+            self.directory.save_results(self.results)
             self.directory.save_checkpoint("init", weights=self.model.state_dict())
         masks = ones_masks(self.model)
         if rounds:

@@ -98,3 +98,14 @@ def test_comparison_table_gives_each_run_its_density_when_they_differ(examples_p
     headers, _ = common.comparison_rows({"a": first, "c": first},
                                         [("early_stop_test_accuracy", "acc %")])
     assert "c remaining %" not in headers
+
+
+def test_beyond_smoke(examples_path, tmp_path, capsys):
+    """Instability, pruning at initialisation and supermasks, end to end and tiny."""
+    out = tmp_path / "beyond"
+    assert load("beyond").main(["--smoke", "--no-progress", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "stable from:" in printed and "pruning at initialisation" in printed
+    assert "supermasks" in printed
+    for part in ("stability-dense", "stability-ticket", "prune-at-init", "supermask"):
+        assert (out / part / "results.json").is_file()

@@ -1,0 +1,342 @@
+"""Pruning at initialisation: masks chosen before any training, as baselines against IMP.
+
+IMP needs a full training run per round to find its mask. These methods score
+every weight of the untrained network once (or a few times) and keep the best:
+
+- SNIP (Lee, Ajanthan & Torr, ICLR 2019, "Single-shot network pruning based
+  on connection sensitivity"): on one batch of training data at
+  initialisation, the sensitivity of the loss to a gate c_j on weight j,
+  |∂L/∂c_j| at c = 1, which is |g_j · w_j| with g = ∂L/∂w. One shot.
+- SynFlow (Tanaka, Kunin, Yamins & Ganguli, NeurIPS 2020, "Pruning neural
+  networks without any data by iteratively conserving synaptic flow"):
+  data-free. Replace every parameter by its absolute value, feed an all-ones
+  input and take R = 1ᵀ f(1) (for a linear chain, R = 1ᵀ |W_L| ... |W_1| 1).
+  The score of weight j is |∂R/∂θ_j · θ_j|. Pruning is iterative: 100 rounds
+  on an exponential schedule, density^(i/100) after round i, rescoring the
+  masked network each time, which is what keeps layers from collapsing.
+  As in the paper's code, every entry of the state dict (BatchNorm running
+  statistics included) becomes |·| and the network runs in evaluation mode,
+  so BatchNorm is a fixed positive affine map (the identity at init:
+  running mean 0, variance 1); the pass runs in float64, products of many
+  layers overflow float32.
+- GraSP (Wang, Zhang & Grosse, ICLR 2020, "Picking winning tickets before
+  training by preserving gradient flow"): keep the gradient norm large after
+  pruning. With g = ∂L/∂w and H the Hessian, removing weight j changes
+  gᵀg by about -2 w_j (Hg)_j, so GraSP's score is S = -w ⊙ Hg and it removes
+  the highest S. Without autograd we get Hg by a central difference of
+  gradients along g: Hg ≈ (∇L(w + εg) - ∇L(w - εg)) / 2ε, in float64, in
+  evaluation mode (both passes must see the same network), with the
+  paper's temperature 200 on the logits.
+
+Both rank all prunable weights together (global), as their papers do, and hit
+the requested density exactly: kept = round(density · total).
+Gradients come from our own backward passes.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .config import LotteryConfig, make_optimizer
+from .data import BatchIterator
+from .lottery import derived_seed, round_record
+from .models import get_model
+from .nn import CrossEntropyLoss, Module, prunable_layers
+from .prune import apply_masks, density, ones_masks, prune_by_scores
+from .runs import RunDirectory
+from .train import train
+
+METHODS = ("snip", "synflow", "grasp", "random")
+SYNFLOW_ITERATIONS = 100
+SNIP_BATCH = 100
+GRASP_TEMPERATURE = 200.0
+_TRAIN, _BATCH, _RANDOM = 0, 20, 21  # seed streams (the lottery uses 0-2)
+
+
+def _check_density(value) -> float:
+    if not (isinstance(value, (int, float, np.floating)) and 0.0 < value <= 1.0):
+        raise ValueError(f"density: got {value!r}, expected a fraction in (0, 1]")
+    return float(value)
+
+
+def prune_to_count(model: Module, scores, masks, kept: int):
+    """Narrow ``masks`` to exactly ``kept`` weights over all layers, lowest score out first."""
+    alive = int(sum(np.count_nonzero(m) for m in masks.values()))
+    if not 1 <= kept <= alive:
+        raise ValueError(f"kept: got {kept}, expected 1 to the {alive} weights still unpruned")
+    if kept == alive:
+        return {name: np.asarray(m, dtype=bool).copy() for name, m in masks.items()}
+    # prune_by_scores removes round(fraction · alive) = alive - kept exactly
+    return prune_by_scores(model, scores, (alive - kept) / alive, "global", masks)
+
+
+def target_count(masks, density_: float) -> int:
+    """round(density · total prunable weights), at least 1."""
+    total = sum(int(np.size(m)) for m in masks.values())
+    return max(1, round(_check_density(density_) * total))
+
+
+# -- SNIP ----------------------------------------------------------------------------------
+
+def snip_scores(model: Module, x, y) -> dict[str, np.ndarray]:
+    """|∂L/∂w ⊙ w| for every prunable weight, on the batch (x, y); the model is unchanged.
+
+    The pass runs in training mode (BatchNorm on batch statistics, as at the
+    start of training); the running statistics it moves are restored.
+    """
+    backend = model.backend
+    saved, was_training = model.state_dict(), model.training
+    model.train()
+    loss = CrossEntropyLoss(backend=backend)
+    loss.compute(model.forward(backend.asarray(x)), backend.asarray(y))
+    model.backward(loss.backward(), need_input_grad=False)
+    # ∂L/∂c at c = 1 for w·c is g·w: the connection sensitivity
+    scores = {name: np.abs(backend.to_numpy(layer.grads["weight"] * layer.params["weight"]))
+              for name, layer in prunable_layers(model)}
+    model.load_state_dict(saved)
+    model.train(was_training)
+    return scores
+
+
+def snip_masks(model: Module, density_: float, x, y):
+    """SNIP's mask at ``density_``: the top weights by |g · w| on the batch (x, y), one shot."""
+    masks = ones_masks(model)
+    return prune_to_count(model, snip_scores(model, x, y), masks, target_count(masks, density_))
+
+
+# -- SynFlow -------------------------------------------------------------------------------
+
+def synflow_scores(model: Module, input_shape, masks=None) -> dict[str, np.ndarray]:
+    """|∂R/∂θ ⊙ θ| for every prunable weight, R = Σ f_|θ|(1); the model is unchanged.
+
+    Works on a float64 copy with every parameter and buffer replaced by its
+    absolute value (pruned weights zero), in evaluation mode.
+    """
+    work = copy.deepcopy(model)
+    work.to(dtype=np.float64)
+    work.eval()
+    backend, xp = work.backend, work.xp
+    state = {name: np.abs(value) for name, value in work.state_dict().items()}
+    for name, mask in (masks or {}).items():
+        state[name] = state[name] * mask
+    work.load_state_dict(state)
+    ones = xp.ones((1, *tuple(input_shape)), dtype=np.float64)
+    out = work.forward(ones)
+    # R = 1ᵀ f(1): dR/d out = 1
+    work.backward(xp.ones_like(out), need_input_grad=False)
+    return {name: backend.to_numpy(xp.abs(layer.grads["weight"] * layer.params["weight"]))
+            for name, layer in prunable_layers(work)}
+
+
+def synflow_masks(model: Module, density_: float, input_shape,
+                  iterations: int = SYNFLOW_ITERATIONS):
+    """SynFlow's mask: ``iterations`` rounds of rescoring, density^(i/iterations) after round i."""
+    if not isinstance(iterations, (int, np.integer)) or iterations < 1:
+        raise ValueError(f"iterations: got {iterations!r}, expected an int >= 1")
+    masks = ones_masks(model)
+    total = sum(int(np.size(m)) for m in masks.values())
+    final = target_count(masks, density_)
+    for i in range(1, iterations + 1):
+        # Exponential schedule; the last round lands exactly on the target
+        kept = final if i == iterations else max(final, round(total * density_ ** (i / iterations)))
+        masks = prune_to_count(model, synflow_scores(model, input_shape, masks), masks, kept)
+    return masks
+
+
+# -- GraSP -------------------------------------------------------------------------------
+
+def _weight_grads(model: Module, x, y, temperature: float) -> dict:
+    """∂L/∂w of every prunable weight, L the cross-entropy of logits / temperature."""
+    loss = CrossEntropyLoss(backend=model.backend)
+    loss.compute(model.forward(x) / temperature, y)
+    # d L / d logits = (1 / T) · d L / d (logits / T)
+    model.backward(loss.backward() / temperature, need_input_grad=False)
+    return {name: layer.grads["weight"].copy() for name, layer in prunable_layers(model)}
+
+
+def grasp_scores(model: Module, x, y, temperature: float = GRASP_TEMPERATURE) -> dict:
+    """w ⊙ Hg for every prunable weight (= -S, GraSP's score negated: low is pruned first).
+
+    Hg by central differences of the gradient along g, on a float64 copy in
+    evaluation mode; the model is unchanged.
+    """
+    work = copy.deepcopy(model)
+    work.to(dtype=np.float64)
+    work.eval()
+    backend, xp = work.backend, work.xp
+    x, y = backend.asarray(np.asarray(x, dtype=np.float64)), backend.asarray(y)
+    weights = {name: layer.params["weight"] for name, layer in prunable_layers(work)}
+    g = _weight_grads(work, x, y, temperature)
+    norm_w = float(xp.sqrt(sum((w * w).sum() for w in weights.values())))
+    norm_g = float(xp.sqrt(sum((d * d).sum() for d in g.values())))
+    if norm_g == 0.0:
+        raise ValueError("grasp: the gradient is zero on this batch, no direction to follow")
+    eps = 1e-6 * norm_w / norm_g  # a step of 1e-6 of the weights' norm along g
+    saved = {name: w.copy() for name, w in weights.items()}
+    for name, w in weights.items():
+        w += eps * g[name]
+    plus = _weight_grads(work, x, y, temperature)
+    for name, w in weights.items():
+        w[...] = saved[name] - eps * g[name]
+    minus = _weight_grads(work, x, y, temperature)
+    # Hg ≈ (∇L(w + εg) - ∇L(w - εg)) / 2ε
+    return {name: backend.to_numpy(saved[name] * (plus[name] - minus[name]) / (2 * eps))
+            for name in weights}
+
+
+def grasp_masks(model: Module, density_: float, x, y):
+    """GraSP's mask at ``density_``: remove the weights of highest -w ⊙ Hg, one shot."""
+    masks = ones_masks(model)
+    return prune_to_count(model, grasp_scores(model, x, y), masks, target_count(masks, density_))
+
+
+def random_masks(model: Module, density_: float, seed: int):
+    """Uniformly random global mask at ``density_`` (the naive baseline)."""
+    masks = ones_masks(model)
+    rng = np.random.default_rng(seed)
+    scores = {name: rng.random(np.shape(m)) for name, m in masks.items()}
+    return prune_to_count(model, scores, masks, target_count(masks, density_))
+
+
+def method_masks(method: str, model: Module, density_: float, dataset, *, seed: int = 0,
+                 snip_batch: int = SNIP_BATCH, synflow_iterations: int = SYNFLOW_ITERATIONS):
+    """The mask of ``method`` (one of METHODS) for ``model`` at its current weights."""
+    if method in ("snip", "grasp"):
+        batch = min(snip_batch, len(dataset.y_train))
+        x, y = next(iter(BatchIterator(dataset.x_train, dataset.y_train, batch, seed=seed)))
+        return (snip_masks if method == "snip" else grasp_masks)(model, density_, x, y)
+    if method == "synflow":
+        return synflow_masks(model, density_, dataset.input_shape, synflow_iterations)
+    if method == "random":
+        return random_masks(model, density_, seed)
+    raise ValueError(f"method: got {method!r}, expected one of {', '.join(METHODS)}")
+
+
+# -- the experiment: each method at the densities of an IMP run ----------------------------
+
+def parse_methods(text: str) -> list[str]:
+    methods = [m.strip() for m in str(text).split(",") if m.strip()]
+    unknown = [m for m in methods if m not in METHODS]
+    if not methods or unknown:
+        raise ValueError(f"--methods: got {text!r}, expected a comma-separated list of "
+                         f"{', '.join(METHODS)}")
+    return methods
+
+
+def run_prune_at_init(source_dir, methods, out_dir, *, rounds=None, backend=None,
+                      progress: bool = True, log=print) -> dict:
+    """Train each method's mask from the source run's init at each of its pruned densities
+    (or those of ``rounds`` only).
+
+    The training recipe, initial weights and each round's data order are the
+    source run's, so a method's round r differs from the IMP ticket of round
+    r only by its mask. Resumable: one record per (method, round).
+    """
+    source_dir = Path(source_dir)
+    source = RunDirectory(source_dir).load_results()
+    config = LotteryConfig.from_dict(source["config"])
+    dataset = config.load_data()
+    config = config.resolved(len(dataset.y_train))
+    init = RunDirectory(source_dir).load_checkpoint("init")["weights"]
+    targets = [(r["round"], r["density"]) for r in source["rounds"]
+               if r["round"] > 0 and (rounds is None or r["round"] in rounds)]
+    if not targets:
+        raise ValueError(f"--source: {source_dir} has no pruned round "
+                         f"{'yet' if rounds is None else f'among {sorted(rounds)}'}, "
+                         "nothing to match")
+    directory = RunDirectory(out_dir)
+    identity = {"source": str(source_dir.resolve()), "training": config.to_dict()}
+    results = directory.open(identity, {"config": identity, "methods": {}})
+    results["source"] = {"rounds": [_brief(r) for r in source["rounds"]],
+                         "controls": {name: [_brief(r) for r in rs]
+                                      for name, rs in source.get("controls", {}).items()}}
+    for method in methods:
+        records = results["methods"].setdefault(method, [])
+        done = {r["round"] for r in records}
+        for round_index, target in targets:
+            if round_index in done:
+                continue
+            model = get_model(config.model, dataset.input_shape, dataset.num_classes,
+                              config.width, config.seed, dropout=config.dropout,
+                              backend=backend)
+            model.load_state_dict(init)
+            started = time.perf_counter()
+            masks = method_masks(method, model, target, dataset,
+                                 seed=derived_seed(config.seed, round_index,
+                                                   _RANDOM if method == "random" else _BATCH))
+            scoring = time.perf_counter() - started
+            apply_masks(model, masks)
+            result = train(model, dataset, make_optimizer(model, config),
+                           iterations=config.iterations, batch_size=config.batch_size,
+                           eval_every=config.eval_every,
+                           seed=derived_seed(config.seed, round_index, _TRAIN),
+                           progress=progress,
+                           description=f"{method} ({100 * density(masks):.1f}%)")
+            records.append(round_record(round_index, masks, result, method=method,
+                                        target_density=target, scoring_seconds=scoring))
+            directory.save_results(results)
+            log(f"{method} round {round_index}: density {100 * density(masks):.2f}%, "
+                f"early-stop test accuracy {100 * result.early_stop_test_accuracy:.2f}%")
+    directory.save_results(results)
+    return results
+
+
+def _brief(record: dict) -> dict:
+    """A source round without its history."""
+    return {k: v for k, v in record.items() if k != "history"}
+
+
+def prune_at_init_table(results: dict) -> str:
+    from .report import format_table, percent
+    columns = {"IMP": {r["round"]: r for r in results["source"]["rounds"]}}
+    columns.update({name: {r["round"]: r for r in rs}
+                    for name, rs in results["source"]["controls"].items() if rs})
+    columns.update({name: {r["round"]: r for r in rs} for name, rs in results["methods"].items()})
+    rows = []
+    for r in results["source"]["rounds"]:
+        rows.append([r["round"], percent(r["density"], 2)]
+                    + [percent(c[r["round"]]["early_stop_test_accuracy"], 2)
+                       if r["round"] in c else "" for c in columns.values()])
+    return format_table(["round", "density %"] + [f"{name} acc %" for name in columns], rows)
+
+
+def plot_prune_at_init(results: dict, out_dir) -> Path:
+    """Early-stop test accuracy against density: IMP, its controls and each method."""
+    from .plots import plot_series
+
+    def series(records):
+        records = sorted(records, key=lambda r: -r["density"])
+        return {"density": [r["density"] for r in records],
+                "mean": [r["early_stop_test_accuracy"] for r in records]}
+
+    lines = {"IMP ticket": series(results["source"]["rounds"])}
+    lines.update({f"{name.replace('_', ' ')} (control)": series(rs)
+                  for name, rs in results["source"]["controls"].items() if rs})
+    lines.update({name: series(rs) for name, rs in results["methods"].items() if rs})
+    path = Path(out_dir) / "prune_at_init.png"
+    plot_series(lines, path, ylabel="test accuracy at early stop (%)",
+                title="pruning at initialisation vs IMP", log_x=True, percent_y=True)
+    return path
+
+
+def cmd_prune_at_init(args) -> int:
+    """``minilottery prune-at-init``: SNIP / SynFlow at the densities of an IMP run."""
+    out = Path(args.out)
+    rounds = None
+    if args.rounds:
+        try:
+            rounds = {int(r) for r in args.rounds.split(",") if r.strip()}
+        except ValueError:
+            raise ValueError(f"--rounds: got {args.rounds!r}, expected round numbers "
+                             "separated by commas, such as 2,4,6") from None
+    results = run_prune_at_init(args.source, parse_methods(args.methods), out, rounds=rounds,
+                                backend=args.backend, progress=not args.no_progress,
+                                log=lambda line: print(line, flush=True))
+    path = plot_prune_at_init(results, out)
+    print(prune_at_init_table(results))
+    print(f"results: {out / 'results.json'}; plot: {path}")
+    return 0

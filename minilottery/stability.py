@@ -1,0 +1,379 @@
+"""Instability analysis: does training from iteration k end in one linearly connected valley?
+
+Frankle, Dziugaite, Roy & Carbin, "Linear Mode Connectivity and the Lottery
+Ticket Hypothesis" (arXiv 1912.05671). Take the weights θ_k of a network at
+iteration k of training (dense, or a ticket: a mask applied to them). Train
+two copies from θ_k to the end of training, identical except for the order
+of the data (a different seed). Then walk the straight line between the two
+results,
+
+    θ(α) = (1 - α) θ_A + α θ_B,      α = 0, 1/(n-1), ..., 1   (n = 30),
+
+and measure the test error at each point. The *error barrier* is
+
+    barrier = max_α err(θ(α)) - (err(θ_A) + err(θ_B)) / 2.
+
+A network is *stable* at k when the barrier is below a threshold (2%): the
+noise of SGD no longer changes which valley training ends in. The paper finds
+that IMP tickets match the dense network exactly when they are stable, and
+that networks become stable early in training, which is how we choose the
+late-reset point k of a lottery run (``--reset rewind --rewind-iteration auto``).
+
+Choices made here:
+- The two copies train for the remaining T - k iterations with the learning
+  rate schedule continuing from iteration k and a fresh optimizer state (as
+  OpenLTH does when it rewinds).
+- A ticket's masks are respected on the line: both ends are zero at pruned
+  weights and so is every interpolated point (we multiply by the mask).
+- BatchNorm running statistics are interpolated like the weights. (The paper
+  works with networks without BatchNorm or leaves this unsaid; re-estimating
+  the statistics at each α is the other option, more expensive.)
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from .config import LotteryConfig, make_optimizer
+from .lottery import derived_seed
+from .models import get_model
+from .prune import apply_masks, density, random_masks_like
+from .runs import RunDirectory
+from .train import evaluate, train
+
+DEFAULT_POINTS = 30
+DEFAULT_THRESHOLD = 0.02
+# Seed streams (the lottery uses 0-2): round-0 training, the two copies, the random mask
+_TRAIN, _RANDOM_MASK, _COPY_A, _COPY_B = 0, 2, 10, 11
+# Candidate k for --rewind-iteration auto, as fractions of training
+AUTO_FRACTIONS = (0.0, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2)
+
+
+# -- the line between two networks ---------------------------------------------------------
+
+def interpolate_states(state_a: Mapping[str, np.ndarray], state_b: Mapping[str, np.ndarray],
+                       alpha: float, masks: Mapping[str, np.ndarray] | None = None) -> dict:
+    """θ(α) = (1 - α) θ_A + α θ_B for every float entry (weights, biases, BatchNorm statistics).
+
+    α = 0 and α = 1 return exact copies of the ends. Masked weights are
+    multiplied by their mask so pruned weights stay exactly zero.
+    """
+    if set(state_a) != set(state_b):
+        raise ValueError(f"state_b: keys differ from state_a's: "
+                         f"{sorted(set(state_a) ^ set(state_b))}")
+    if not 0.0 <= alpha <= 1.0:
+        raise ValueError(f"alpha: got {alpha!r}, expected a number in [0, 1]")
+    out = {}
+    for name, a in state_a.items():
+        a, b = np.asarray(a), np.asarray(state_b[name])
+        if a.shape != b.shape:
+            raise ValueError(f"state_b[{name!r}]: shape {b.shape}, expected {a.shape}")
+        if alpha == 0.0 or not np.issubdtype(a.dtype, np.floating):
+            value = a.copy()
+        elif alpha == 1.0:
+            value = b.copy()
+        else:
+            value = ((1.0 - alpha) * a + alpha * b).astype(a.dtype)
+        if masks is not None and name in masks:
+            value = value * np.asarray(masks[name], dtype=value.dtype)
+        out[name] = value
+    return out
+
+
+def line_errors(model, state_a, state_b, x, y, alphas: Sequence[float],
+                masks=None, batch_size: int = 1000) -> list[float]:
+    """Error (1 - accuracy) on (x, y) of the network at each α on the line from A to B.
+
+    ``model`` provides the architecture; its weights are overwritten.
+    """
+    errors = []
+    for alpha in alphas:
+        model.load_state_dict(interpolate_states(state_a, state_b, float(alpha), masks))
+        errors.append(1.0 - evaluate(model, x, y, batch_size)[1])
+    return errors
+
+
+def error_barrier(errors: Sequence[float]) -> float:
+    """max error on the line minus the mean error of its two ends."""
+    if len(errors) < 2:
+        raise ValueError(f"errors: got {len(errors)} values, expected at least the two ends")
+    return float(max(errors) - (errors[0] + errors[-1]) / 2)
+
+
+def alpha_grid(points: int) -> list[float]:
+    """``points`` evenly spaced α from 0 to 1, both included."""
+    if not isinstance(points, (int, np.integer)) or points < 2:
+        raise ValueError(f"points: got {points!r}, expected an int >= 2")
+    return [float(a) for a in np.linspace(0.0, 1.0, int(points))]
+
+
+# -- one analysis: two copies from θ_k -----------------------------------------------------
+
+def trajectory_states(config: LotteryConfig, dataset, ks: Sequence[int], *, init_state=None,
+                      backend=None, progress: bool = False) -> dict[int, dict]:
+    """The dense weights at each iteration in ``ks`` of the lottery's round-0 training.
+
+    The same initial weights (``init_state``, else the model of ``config.seed``)
+    and the same data order as round 0 of a lottery run of ``config``, so the
+    state at k is exactly what that run would rewind to.
+    """
+    model = get_model(config.model, dataset.input_shape, dataset.num_classes, config.width,
+                      config.seed, dropout=config.dropout, backend=backend)
+    if init_state is not None:
+        model.load_state_dict(init_state)
+    last = max(ks)
+    if last == 0:
+        return {0: model.state_dict()}
+    result = train(model, dataset, make_optimizer(model, config), iterations=last,
+                   batch_size=config.batch_size, eval_every=last,
+                   seed=derived_seed(config.seed, 0, _TRAIN), snapshot_at=ks,
+                   progress=progress, description=f"dense to k={last}")
+    return result.snapshots
+
+
+def instability(config: LotteryConfig, dataset, start_state, k: int, masks=None, *,
+                points: int = DEFAULT_POINTS, backend=None, progress: bool = False) -> dict:
+    """Train two copies from ``start_state`` (the weights at iteration k) and walk the line.
+
+    Returns a record: k, density, the α grid, the test error at each α, the
+    barrier, and each copy's final test accuracy.
+    """
+    c = config
+    if not 0 <= k < c.iterations:
+        raise ValueError(f"k: got {k}, expected an iteration in [0, {c.iterations}) "
+                         "(training must have iterations left after k)")
+    started = time.perf_counter()
+    model = get_model(c.model, dataset.input_shape, dataset.num_classes, c.width, c.seed,
+                      dropout=c.dropout, backend=backend)
+    ends, accuracies = [], []
+    for copy, purpose in enumerate((_COPY_A, _COPY_B)):
+        model.load_state_dict(start_state)
+        if masks is not None:
+            apply_masks(model, masks)
+        optimizer = make_optimizer(model, c)
+        optimizer.iteration = k  # the schedule continues where θ_k was taken
+        remaining = c.iterations - k
+        result = train(model, dataset, optimizer, iterations=remaining,
+                       batch_size=c.batch_size, eval_every=remaining,
+                       seed=derived_seed(c.seed, k, purpose), progress=progress,
+                       description=f"k={k} copy {'AB'[copy]}")
+        ends.append(model.state_dict())
+        accuracies.append(result.final_test_accuracy)
+    alphas = alpha_grid(points)
+    errors = line_errors(model, ends[0], ends[1], dataset.x_test, dataset.y_test, alphas, masks)
+    return {
+        "k": int(k),
+        "density": density(masks) if masks is not None else 1.0,
+        "alphas": alphas,
+        "test_errors": errors,
+        "barrier": error_barrier(errors),
+        "final_test_accuracy": accuracies,
+        "seconds": time.perf_counter() - started,
+    }
+
+
+def stable_point(records: Sequence[Mapping], threshold: float = DEFAULT_THRESHOLD):
+    """The smallest k whose barrier is below ``threshold``, or None."""
+    stable = sorted(r["k"] for r in records if r["barrier"] < threshold)
+    return stable[0] if stable else None
+
+
+# -- an analysis as a resumable run directory ----------------------------------------------
+
+def _ticket(run_dir, round_index: int):
+    """(config, masks, init state, seed of the random-prune mask) of a lottery run's round."""
+    directory = RunDirectory(run_dir)
+    results = directory.load_results()
+    rounds = [r["round"] for r in results["rounds"]]
+    if round_index not in rounds:
+        raise ValueError(f"round: got {round_index}, expected one of the finished rounds "
+                         f"{rounds} of {run_dir}")
+    config = LotteryConfig.from_dict(results["config"])
+    if config.rewind_iteration == "auto":
+        config = replace(config, rewind_iteration=None, reset="init")
+    masks = directory.load_checkpoint(f"round_{round_index:02d}")["masks"]
+    init = directory.load_checkpoint("init")["weights"]
+    return config, masks, init, derived_seed(config.seed, round_index, _RANDOM_MASK)
+
+
+def run_stability(config: LotteryConfig, ks: Sequence[int], out_dir, *, ticket=None,
+                  points: int = DEFAULT_POINTS, threshold: float = DEFAULT_THRESHOLD,
+                  stop_when_stable: bool = False, backend=None, progress: bool = True,
+                  log=print) -> dict:
+    """The instability analysis at each k in ``ks``, one record per (variant, k), resumable.
+
+    Without ``ticket``: the dense network of ``config``. With ``ticket`` =
+    (run_dir, round): that round's mask ("ticket") and a random mask of the same
+    per-layer counts ("random_prune", the lottery's own control mask), on the
+    run's dense weights at iteration k; the run's config replaces ``config``.
+    ``stop_when_stable``: stop at the first stable k (the search of
+    ``--rewind-iteration auto``).
+    """
+    init_state, variants = None, {"dense": None}
+    ticket_info = None
+    if ticket is not None:
+        config, masks, init_state, random_seed = _ticket(*ticket)
+        variants = {"ticket": masks, "random_prune": random_masks_like(masks, random_seed)}
+        ticket_info = {"run": str(Path(ticket[0]).resolve()), "round": int(ticket[1])}
+    elif config is None:
+        raise ValueError("config: got None, expected a LotteryConfig (or a ticket to take "
+                         "the configuration from)")
+    dataset = config.load_data()
+    config = config.resolved(len(dataset.y_train))
+    ks = sorted({int(k) for k in ks})
+    if not ks or ks[0] < 0 or ks[-1] >= config.iterations:
+        raise ValueError(f"rewind iterations: got {ks}, expected iterations in "
+                         f"[0, {config.iterations}) (the length of training)")
+    directory = RunDirectory(out_dir)
+    identity = {"training": config.to_dict(), "ticket": ticket_info, "points": int(points)}
+    fresh = {"config": identity, "meta": {"dataset": dataset.name}, "records": []}
+    results = directory.open(identity, fresh)
+    results["meta"].update(threshold=threshold, rewind_iterations=ks)
+    done = {(r["variant"], r["k"]) for r in results["records"]}
+    if stop_when_stable:
+        stable = [k for k in ks if _stable_at(results["records"], k, len(variants), threshold)]
+        ks = [k for k in ks if not stable or k <= stable[0]]
+    todo = [k for k in ks if any((v, k) not in done for v in variants)]
+    states = trajectory_states(config, dataset, todo, init_state=init_state, backend=backend,
+                               progress=progress) if todo else {}
+    for k in ks:
+        for variant, masks in variants.items():
+            if (variant, k) in done:
+                continue
+            record = {"variant": variant,
+                      **instability(config, dataset, states[k], k, masks, points=points,
+                                    backend=backend, progress=progress)}
+            results["records"].append(record)
+            results["stable_k"] = _stable_by_variant(results["records"], threshold)
+            directory.save_results(results)
+            log(f"{variant} k={k}: barrier {100 * record['barrier']:.2f}% "
+                f"(end errors {100 * record['test_errors'][0]:.2f}% / "
+                f"{100 * record['test_errors'][-1]:.2f}%)")
+        if stop_when_stable and _stable_at(results["records"], k, len(variants), threshold):
+            break
+    results["stable_k"] = _stable_by_variant(results["records"], threshold)
+    directory.save_results(results)
+    return results
+
+
+def _stable_at(records, k: int, variants: int, threshold: float) -> bool:
+    """Every variant analysed at k, and all below the threshold."""
+    at_k = [r for r in records if r["k"] == k]
+    return len(at_k) == variants and all(r["barrier"] < threshold for r in at_k)
+
+
+def _stable_by_variant(records, threshold) -> dict:
+    variants = dict.fromkeys(r["variant"] for r in records)
+    return {v: stable_point([r for r in records if r["variant"] == v], threshold)
+            for v in variants}
+
+
+def auto_rewind_iteration(config: LotteryConfig, out_dir, *, backend=None,
+                          progress: bool = False, threshold: float = DEFAULT_THRESHOLD):
+    """The rewind point for ``--rewind-iteration auto``: the earliest stable k of the dense net.
+
+    Candidates are AUTO_FRACTIONS of training; the search stops at the first
+    stable one (none stable: the k of smallest barrier). Returns (k, summary)
+    where summary holds the barriers, for the lottery run's meta.
+    """
+    ks = sorted({round(f * config.iterations) for f in AUTO_FRACTIONS} - {config.iterations})
+    results = run_stability(config, ks, out_dir, threshold=threshold, stop_when_stable=True,
+                            backend=backend, progress=progress, log=lambda line: None)
+    records = results["records"]
+    chosen = stable_point(records, threshold)
+    reason = f"earliest k with barrier < {threshold}"
+    if chosen is None:
+        chosen = min(records, key=lambda r: (r["barrier"], r["k"]))["k"]
+        reason = f"no k had barrier < {threshold}: the k of smallest barrier"
+    return int(chosen), {"chosen": int(chosen), "reason": reason, "threshold": threshold,
+                         "barriers": {str(r["k"]): r["barrier"] for r in records},
+                         "directory": str(out_dir)}
+
+
+# -- tables, plots, command ----------------------------------------------------------------
+
+def stability_table(results: dict) -> str:
+    from .report import format_table, percent
+    rows = [[r["variant"], r["k"], percent(r["density"]), percent(r["test_errors"][0], 2),
+             percent(r["test_errors"][-1], 2), percent(max(r["test_errors"]), 2),
+             percent(r["barrier"], 2)]
+            for r in sorted(results["records"], key=lambda r: (r["variant"], r["k"]))]
+    return format_table(["variant", "k", "density %", "error A %", "error B %",
+                         "max error %", "barrier %"], rows)
+
+
+def plot_stability(results: dict, out_dir) -> Path:
+    """stability.png: test error along the line (one panel per variant, one curve per k),
+    then the barrier against k (the threshold dashed; k on a symlog axis, ticks at each k)."""
+    from .plots import new_figure, save_figure
+    records = results["records"]
+    variants = list(dict.fromkeys(r["variant"] for r in records))
+    figure, axes = new_figure(len(variants) + 1, width=4.2, height=3.4)
+    for ax, variant in zip(axes, variants, strict=False):
+        for r in sorted((r for r in records if r["variant"] == variant), key=lambda r: r["k"]):
+            ax.plot(r["alphas"], 100 * np.asarray(r["test_errors"]), marker=".",
+                    label=f"k={r['k']}")
+        ax.set(title=f"{variant} ({100 * r['density']:.1f}% weights)", xlabel="α",
+               ylabel="test error (%)")
+        ax.legend(fontsize=8)
+        ax.grid(alpha=0.3)
+    ax = axes[-1]
+    for variant in variants:
+        rs = sorted((r for r in records if r["variant"] == variant), key=lambda r: r["k"])
+        ax.plot([r["k"] for r in rs], [100 * r["barrier"] for r in rs], marker="o",
+                label=variant)
+    ax.axhline(100 * results["meta"]["threshold"], color="grey", ls="--", label="threshold")
+    ks = sorted({r["k"] for r in records})
+    if len(ks) > 1 and ks[-1] > 0:
+        ax.set_xscale("symlog", linthresh=min(k for k in ks if k > 0))
+    ax.set_xticks(ks, [str(k) for k in ks])
+    ax.minorticks_off()
+    ax.set(xlabel="rewind iteration k", ylabel="error barrier (%)", ylim=(0, None),
+           title="barrier vs rewind point")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    return save_figure(figure, Path(out_dir) / "stability.png")
+
+
+def parse_iterations(text: str) -> list[int]:
+    """'0,50,100' -> [0, 50, 100]."""
+    try:
+        values = [int(v) for v in str(text).split(",") if v.strip()]
+    except ValueError:
+        raise ValueError(f"--rewind-iterations: got {text!r}, expected integers separated "
+                         "by commas, such as 0,50,100,500") from None
+    if not values:
+        raise ValueError(f"--rewind-iterations: got {text!r}, expected at least one iteration")
+    return values
+
+
+def cmd_stability(args) -> int:
+    """``minilottery stability``: barriers per k, plots, and the rewind point to use."""
+    from .cli import _resolve_dataset, config_from_args
+    ticket = None
+    if args.ticket is not None:
+        if args.round is None:
+            raise ValueError("--round: required with --ticket (the round whose mask to use)")
+        ticket = (args.ticket, args.round)
+        config = None
+    else:
+        _resolve_dataset(args)
+        config = config_from_args(args)
+    out = Path(args.out)
+    results = run_stability(config, parse_iterations(args.rewind_iterations), out,
+                            ticket=ticket, points=args.points, threshold=args.threshold,
+                            backend=args.backend, progress=not args.no_progress,
+                            log=lambda line: print(line, flush=True))
+    path = plot_stability(results, out)
+    print(stability_table(results))
+    for variant, k in results["stable_k"].items():
+        verdict = (f"stable from k={k}: use --reset rewind --rewind-iteration {k}"
+                   if k is not None else "not stable at any k tried")
+        print(f"{variant}: {verdict} (threshold {100 * args.threshold:.1f}%)")
+    print(f"results: {out / 'results.json'}; plot: {path}")
+    return 0
