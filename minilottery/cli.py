@@ -32,6 +32,16 @@ def _size(text: str) -> tuple[int, int]:
     return values[0], values[1]
 
 
+def _rewind(text: str) -> float | str:
+    """'auto' or a number (an iteration, or a fraction of training if < 1)."""
+    if text == "auto":
+        return text
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number or 'auto', got {text!r}") from None
+
+
 def _layer_rate(text: str) -> tuple[str, float]:
     """'classifier.5.weight=0.1' -> (name, 0.1)."""
     name, _, value = text.partition("=")
@@ -68,6 +78,9 @@ def add_data_arguments(parser: argparse.ArgumentParser) -> None:
                        help=f"default: $MINILOTTERY_BACKEND or numpy (here: "
                             f"{', '.join(available_backends())})")
     group.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    group.add_argument("--threads", type=int, default=None,
+                       help="BLAS threads (default: the library's, usually one per core); "
+                            "1 is much faster when other jobs share the cores")
 
 
 def add_training_arguments(parser: argparse.ArgumentParser) -> None:
@@ -94,8 +107,9 @@ def add_pruning_arguments(parser: argparse.ArgumentParser) -> None:
                        metavar="NAME=RATE", help="a rate for one layer (0 leaves it unpruned)")
     group.add_argument("--scope", choices=SCOPES, default=None)
     group.add_argument("--reset", choices=RESETS, default=None)
-    group.add_argument("--rewind-iteration", type=float, default=None,
-                       help="iteration k for --reset rewind, or a fraction of training (< 1)")
+    group.add_argument("--rewind-iteration", type=_rewind, default=None,
+                       help="iteration k for --reset rewind, a fraction of training (< 1), "
+                            "or 'auto': the earliest stable k (minilottery stability)")
     group.add_argument("--control", action="append", default=None,
                        choices=[c.replace("_", "-") for c in CONTROLS] + ["none"],
                        help="controls to train at each density (default: reinit)")
@@ -187,11 +201,40 @@ def cmd_plot(args) -> int:
     from .plots import plot_run
     from .runs import RunDirectory
 
+    if (Path(args.run_dir) / "sweep.json").is_file():
+        from .aggregate import cmd_plot_sweep
+        return cmd_plot_sweep(args.run_dir)
     directory = RunDirectory(args.run_dir)
     paths = plot_run(directory.load_results(), directory.path)
     for path in paths:
         print(path)
     return 0
+
+
+def cmd_sweep(args) -> int:
+    from .sweep import cmd_sweep as run
+
+    return run(args)
+
+
+def cmd_transfer(args) -> int:
+    from .transfer import cmd_transfer as run
+    return run(args)
+
+
+def cmd_stability(args) -> int:
+    from .stability import cmd_stability as run
+    return run(args)
+
+
+def cmd_prune_at_init(args) -> int:
+    from .pruning_at_init import cmd_prune_at_init as run
+    return run(args)
+
+
+def cmd_supermask(args) -> int:
+    from .supermask import cmd_supermask as run
+    return run(args)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -215,7 +258,100 @@ def build_parser() -> argparse.ArgumentParser:
     lottery.add_argument("--out", default=None, help="run directory (resumed if it exists)")
     lottery.set_defaults(func=cmd_lottery)
 
-    plot = commands.add_parser("plot", help="redraw the plots of a run directory")
+    stability = commands.add_parser(
+        "stability", help="instability analysis: error barrier between two copies per k",
+        description="Frankle et al. 2020: train two copies from iteration k with different "
+                    "data orders; the error barrier on the line between them, per k.")
+    add_data_arguments(stability)
+    add_training_arguments(stability)
+    stability.add_argument("--rewind-iterations", default="0,50,100,500",
+                           help="comma-separated iterations k to analyse")
+    stability.add_argument("--ticket", default=None, metavar="RUN_DIR",
+                           help="analyse a ticket of this lottery run (and a random mask of "
+                                "its density) instead of the dense net; its config is used")
+    stability.add_argument("--round", type=int, default=None, help="the ticket's round")
+    stability.add_argument("--threshold", type=float, default=0.02,
+                           help="stable when the barrier is below this (default 0.02)")
+    stability.add_argument("--points", type=int, default=30, help="points on the line")
+    stability.add_argument("--out", required=True, help="output directory (resumed)")
+    stability.set_defaults(func=cmd_stability)
+
+    at_init = commands.add_parser(
+        "prune-at-init", help="SNIP / SynFlow masks at the densities of a lottery run, trained")
+    at_init.add_argument("--source", required=True, metavar="RUN_DIR",
+                         help="the lottery run whose densities, init and recipe to use")
+    at_init.add_argument("--methods", default="snip,synflow",
+                         help="comma-separated: snip, synflow, grasp, random")
+    at_init.add_argument("--rounds", default=None,
+                         help="comma-separated source rounds to match (default: all)")
+    at_init.add_argument("--out", required=True, help="output directory (resumed)")
+    at_init.add_argument("--backend", choices=BACKEND_NAMES, default=None)
+    at_init.add_argument("--no-progress", action="store_true")
+    at_init.set_defaults(func=cmd_prune_at_init)
+
+    supermask = commands.add_parser(
+        "supermask", help="accuracy of each round's mask on the initial weights, untrained")
+    supermask.add_argument("run_dir")
+    supermask.add_argument("--out", required=True, help="output directory")
+    supermask.add_argument("--backend", choices=BACKEND_NAMES, default=None)
+    supermask.set_defaults(func=cmd_supermask)
+
+    transfer = commands.add_parser(
+        "transfer", help="train the tickets of a lottery run on another dataset or optimizer",
+        description="Morcos et al. 2019: at each density of the source run, the transferred "
+                    "ticket, the ticket IMP finds on the target, a random ticket and the "
+                    "dense network, all trained on the target.")
+    transfer.add_argument("--source", required=True, metavar="RUN_DIR",
+                          help="a finished `minilottery lottery` run directory")
+    transfer.add_argument("--dataset", choices=DATASETS, required=True, help="the target")
+    transfer.add_argument("--out", required=True, help="output directory (resumed)")
+    transfer.add_argument("--data-dir", default=None, help="directory of the mnist / cifar10 files")
+    transfer.add_argument("--max-train", type=int, default=None)
+    transfer.add_argument("--model", choices=MODEL_NAMES, default=None,
+                          help="the architecture expected of the source (checked)")
+    transfer.add_argument("--width", type=float, default=None, help="expected width (checked)")
+    transfer.add_argument("--optimizer", choices=("sgd", "adam"), default=None,
+                          help="train on the target with this optimizer (default: the source's)")
+    transfer.add_argument("--lr", type=float, default=None)
+    transfer.add_argument("--iterations", type=int, default=None,
+                          help="default: the source's (the schedule is rescaled)")
+    transfer.add_argument("--output-mask", choices=("dense", "random"), default="dense",
+                          help="the replaced output layer: unpruned (Morcos et al.) or a "
+                               "random mask at the source output layer's density")
+    transfer.add_argument("--random-weights", choices=("reset", "fresh"), default="reset",
+                          help="the random ticket's weights: the ticket's or fresh ones")
+    transfer.add_argument("--target-run", default=None, metavar="RUN_DIR",
+                          help="the IMP run on the target (default: OUT/target)")
+    transfer.add_argument("--backend", choices=BACKEND_NAMES, default=None)
+    transfer.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    transfer.set_defaults(func=cmd_transfer)
+
+    sweep = commands.add_parser(
+        "sweep", help="many lottery runs (a grid of configurations x seeds), joblib or Dask",
+        description="Runs every configuration of a sweep file ([base], [grid], [[runs]] of "
+                    "LotteryConfig fields) in its own run directory under --out; a sweep "
+                    "started again skips finished runs and resumes the others.")
+    sweep.add_argument("file", nargs="?", help="sweep file (TOML, or JSON)")
+    sweep.add_argument("--out", required=True, help="the sweep's directory")
+    sweep.add_argument("--grid", action="append", default=[], metavar="FIELD=V1,V2",
+                       help="add a field to the grid (repeatable)")
+    sweep.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                       help="set a field of every run (repeatable)")
+    sweep.add_argument("--jobs", type=int, default=None,
+                       help="local worker processes (default 1); with --dask local, its "
+                            "workers (default 2)")
+    sweep.add_argument("--dask", default=None, metavar="ADDRESS",
+                       help="run on a Dask cluster: tcp://HOST:PORT, or 'local'")
+    sweep.add_argument("--threads", type=int, default=None,
+                       help="BLAS threads per run (default: cores / workers)")
+    sweep.add_argument("--band", choices=("std", "minmax"), default="std",
+                       help="spread drawn in the plots: mean +- std, or min to max")
+    sweep.add_argument("--backend", choices=BACKEND_NAMES, default=None)
+    sweep.add_argument("--list", action="store_true", help="print the runs and exit")
+    sweep.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    sweep.set_defaults(func=cmd_sweep)
+
+    plot = commands.add_parser("plot", help="redraw the plots of a run or sweep directory")
     plot.add_argument("run_dir")
     plot.set_defaults(func=cmd_plot)
     return parser
@@ -223,8 +359,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
+    threads = getattr(args, "threads", None)
+    if threads is not None and threads < 1:
+        print(f"minilottery {args.command}: error: --threads: got {threads}, expected >= 1",
+              file=sys.stderr)
+        return 2
     try:
-        return args.func(args)
+        if threads is None:
+            return args.func(args)
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(limits=threads, user_api="blas"):
+            return args.func(args)
     except (ValueError, KeyError, FileNotFoundError, ImportError, FloatingPointError) as error:
         message = error.args[0] if isinstance(error, KeyError) and error.args else error
         print(f"minilottery {args.command}: error: {message}", file=sys.stderr)

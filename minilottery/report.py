@@ -29,7 +29,7 @@ def rounds_table(results: dict) -> str:
                 for name, rounds in results.get("controls", {}).items() if rounds}
     headers = ["round", "remaining %", "early-stop acc %", "final acc %", "early-stop iter"]
     for name in controls:
-        headers += [f"{name} early-stop %", f"{name} iter"]
+        headers += [f"{name} early-stop %", f"{name} final %", f"{name} iter"]
     rows = []
     for r in results["rounds"]:
         row = [r["round"], percent(r["density"]), percent(r["early_stop_test_accuracy"], 2),
@@ -37,7 +37,8 @@ def rounds_table(results: dict) -> str:
         for by_round in controls.values():
             control = by_round.get(r["round"])
             row += ([percent(control["early_stop_test_accuracy"], 2),
-                     control["early_stop_iteration"]] if control else ["", ""])
+                     percent(control["final_test_accuracy"], 2),
+                     control["early_stop_iteration"]] if control else ["", "", ""])
         rows.append(row)
     return format_table(headers, rows)
 
