@@ -172,9 +172,9 @@ def cmd_train(args) -> int:
 
 
 def default_run_dir(config: LotteryConfig) -> Path:
-    reset = config.reset or "preset"
-    return Path("runs") / (f"{config.model}-{config.dataset}-{config.strategy}-"
-                           f"{config.scope or 'preset'}-{reset}-seed{config.seed}")
+    """runs/<model>-<dataset>-<strategy>[-<scope>][-<reset>]-seed<seed>: the choices made."""
+    parts = [config.model, config.dataset, config.strategy, config.scope, config.reset]
+    return Path("runs") / "-".join([p for p in parts if p] + [f"seed{config.seed}"])
 
 
 def cmd_lottery(args) -> int:
