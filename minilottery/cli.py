@@ -7,6 +7,7 @@ Every command is a thin layer over the library: it turns flags into a
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from pathlib import Path
 
@@ -211,30 +212,14 @@ def cmd_plot(args) -> int:
     return 0
 
 
-def cmd_sweep(args) -> int:
-    from .sweep import cmd_sweep as run
+def lazy_command(module: str, name: str):
+    """The command ``name`` of ``minilottery.<module>``, imported only when it runs: the
+    heavier commands (sweeps, transfer, ...) cost nothing to ``minilottery --help``."""
 
-    return run(args)
+    def command(args) -> int:
+        return getattr(importlib.import_module(f".{module}", __package__), name)(args)
 
-
-def cmd_transfer(args) -> int:
-    from .transfer import cmd_transfer as run
-    return run(args)
-
-
-def cmd_stability(args) -> int:
-    from .stability import cmd_stability as run
-    return run(args)
-
-
-def cmd_prune_at_init(args) -> int:
-    from .pruning_at_init import cmd_prune_at_init as run
-    return run(args)
-
-
-def cmd_supermask(args) -> int:
-    from .supermask import cmd_supermask as run
-    return run(args)
+    return command
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -274,7 +259,7 @@ def build_parser() -> argparse.ArgumentParser:
                            help="stable when the barrier is below this (default 0.02)")
     stability.add_argument("--points", type=int, default=30, help="points on the line")
     stability.add_argument("--out", required=True, help="output directory (resumed)")
-    stability.set_defaults(func=cmd_stability)
+    stability.set_defaults(func=lazy_command("stability", "cmd_stability"))
 
     at_init = commands.add_parser(
         "prune-at-init", help="SNIP / SynFlow masks at the densities of a lottery run, trained")
@@ -287,14 +272,14 @@ def build_parser() -> argparse.ArgumentParser:
     at_init.add_argument("--out", required=True, help="output directory (resumed)")
     at_init.add_argument("--backend", choices=BACKEND_NAMES, default=None)
     at_init.add_argument("--no-progress", action="store_true")
-    at_init.set_defaults(func=cmd_prune_at_init)
+    at_init.set_defaults(func=lazy_command("pruning_at_init", "cmd_prune_at_init"))
 
     supermask = commands.add_parser(
         "supermask", help="accuracy of each round's mask on the initial weights, untrained")
     supermask.add_argument("run_dir")
     supermask.add_argument("--out", required=True, help="output directory")
     supermask.add_argument("--backend", choices=BACKEND_NAMES, default=None)
-    supermask.set_defaults(func=cmd_supermask)
+    supermask.set_defaults(func=lazy_command("supermask", "cmd_supermask"))
 
     transfer = commands.add_parser(
         "transfer", help="train the tickets of a lottery run on another dataset or optimizer",
@@ -324,7 +309,7 @@ def build_parser() -> argparse.ArgumentParser:
                           help="the IMP run on the target (default: OUT/target)")
     transfer.add_argument("--backend", choices=BACKEND_NAMES, default=None)
     transfer.add_argument("--no-progress", action="store_true", help="hide the progress bars")
-    transfer.set_defaults(func=cmd_transfer)
+    transfer.set_defaults(func=lazy_command("transfer", "cmd_transfer"))
 
     sweep = commands.add_parser(
         "sweep", help="many lottery runs (a grid of configurations x seeds), joblib or Dask",
@@ -349,7 +334,7 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--backend", choices=BACKEND_NAMES, default=None)
     sweep.add_argument("--list", action="store_true", help="print the runs and exit")
     sweep.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    sweep.set_defaults(func=cmd_sweep)
+    sweep.set_defaults(func=lazy_command("sweep", "cmd_sweep"))
 
     plot = commands.add_parser("plot", help="redraw the plots of a run or sweep directory")
     plot.add_argument("run_dir")
