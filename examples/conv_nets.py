@@ -24,8 +24,7 @@ compares accuracies, not learning speed.
 Scales:
 - default: synthetic, width 1/8, 500 iterations of 60 a round, 5 rounds
   (Conv-2 down to 34% of its weights), the reinit control: 33 trainings,
-  about 150 s of CPU time (measured here: 13 minutes of wall time on a 2-core
-  machine shared with a dozen other jobs);
+  113 s on an idle 2-core CPU (OPENBLAS_NUM_THREADS=1);
 - --paper: width 1, the presets' iterations (20K / 25K / 30K on CIFAR-10)
   and 20 rounds: for a GPU, ``--dataset cifar10 --data-dir DIR --backend cupy``;
 - --smoke: a few seconds.

@@ -17,9 +17,8 @@ same per-layer densities (chance).
 
 Scales:
 - default: LeNet-300-100 on the MNIST sample, 1,500 iterations a round
-  without dropout and 4,500 with, 7 rounds (down to 21.1%): about 85 s of
-  CPU time (measured here: 9.5 minutes of wall time on a 2-core machine shared
-  with a dozen other jobs);
+  without dropout and 4,500 with, 7 rounds (down to 21.1%): 63 s on an
+  idle 2-core CPU (OPENBLAS_NUM_THREADS=1);
 - --paper: the preset's iterations (tripled with dropout) and 20 rounds; the
   paper's networks with ``--model conv2`` (conv4, conv6) and ``--dataset cifar10
   --data-dir DIR``: for a GPU;

@@ -13,8 +13,8 @@ Scales:
 - default: the bundled 5,000-image MNIST sample (mnist5k: 3,500 train), the
   preset's 3,182 iterations of 60 a round (as many epochs as the paper's 50K
   iterations on 55K images), 8 rounds (down to 16.9%), both controls: 25
-  trainings, about 2 minutes of CPU time (measured here: 12 minutes of wall time
-  on a 2-core machine shared with a dozen other jobs);
+  trainings, 105 s on an idle 2-core CPU
+  (OPENBLAS_NUM_THREADS=1);
 - --paper: the preset's 20 rounds (down to 1.2%); with ``--dataset mnist
   --data-dir DIR`` (the four IDX files) 50K iterations a round, as the paper;
 - --smoke: a few seconds.

@@ -19,9 +19,8 @@ Four lottery runs of one network, each changing one choice of the baseline
 
 Scales:
 - default: Conv-2 at width 1/8 on the synthetic task (see conv_nets.py for
-  why), 500 iterations a round, 6 rounds: 28 trainings, about 70 s of CPU
-  time (measured here: 8 minutes of wall time on a 2-core machine shared with
-  a dozen other jobs);
+  why), 500 iterations a round, 6 rounds: 28 trainings, 48 s on an idle
+  2-core CPU (OPENBLAS_NUM_THREADS=1);
 - --paper: width 1, the preset's iterations and 20 rounds (``--model``,
   ``--dataset cifar10 --data-dir DIR``): for a GPU;
 - --smoke: a few seconds.
