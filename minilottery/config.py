@@ -12,6 +12,7 @@ import math
 from dataclasses import asdict, dataclass, field, fields, replace
 
 from . import optim
+from .checks import check_fraction
 from .data import Dataset, load_dataset
 from .models import MODEL_NAMES
 from .nn import Module, prunable_layers
@@ -30,8 +31,9 @@ def _choice(name: str, value, choices) -> None:
 
 
 def _fraction(name: str, value) -> None:
-    if value is not None and not 0.0 <= value < 1.0:
-        raise ValueError(f"{name}: got {value!r}, expected a fraction in [0, 1)")
+    """A fraction in [0, 1), or None for "the preset's"."""
+    if value is not None:
+        check_fraction(name, value)
 
 
 @dataclass(frozen=True)

@@ -18,16 +18,11 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from .checks import check_fraction
 from .nn import Conv2d, Linear, Module, prunable_layers
 
 Masks = dict[str, np.ndarray]
 SCOPES = ("layer", "global")
-
-
-def _check_fraction(name: str, value) -> float:
-    if not (isinstance(value, (int, float, np.floating)) and 0.0 <= value < 1.0):
-        raise ValueError(f"{name}: got {value!r}, expected a fraction in [0, 1)")
-    return float(value)
 
 
 def prunable_shapes(model: Module) -> dict[str, tuple[int, ...]]:
@@ -113,7 +108,7 @@ def _resolve_rates(model, fraction, scope, layer_rates) -> dict[str, float]:
         raise KeyError(f"layer_rates: {unknown} are not prunable weights of this model; "
                        f"prunable weights are {', '.join(shapes)}")
     for name, rate in layer_rates.items():
-        _check_fraction(f"layer_rates[{name!r}]", rate)
+        check_fraction(f"layer_rates[{name!r}]", rate)
         if scope == "global" and rate not in (0.0, fraction):
             raise ValueError(
                 f"layer_rates[{name!r}]: got {rate} with scope='global', expected 0 (leave "
@@ -151,7 +146,7 @@ def prune_by_scores(model: Module, scores: Mapping[str, np.ndarray], fraction: f
     ranked together; layer_rates may only leave layers out (rate 0).
     ``masks`` (None: all ones) is narrowed, never widened; no weight changes.
     """
-    fraction = _check_fraction("fraction", fraction)
+    fraction = check_fraction("fraction", fraction)
     if scope not in SCOPES:
         raise ValueError(f"scope: got {scope!r}, expected one of {', '.join(SCOPES)}")
     rates = _resolve_rates(model, fraction, scope, layer_rates)

@@ -21,6 +21,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from . import nn
+from .checks import check_int
 from .data import BatchIterator, Dataset, iterate_batches
 
 
@@ -87,12 +88,6 @@ def evaluation_iterations(iterations: int, eval_every: int) -> list[int]:
     return points
 
 
-def _check_positive(name: str, value) -> int:
-    if not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name}: got {value!r}, expected an int >= 1")
-    return int(value)
-
-
 def train(
     model: nn.Module,
     dataset: Dataset,
@@ -113,8 +108,8 @@ def train(
     at each iteration in ``snapshot_at`` (0 = before the first step) are kept
     as host state dicts in ``result.snapshots``.
     """
-    iterations = _check_positive("iterations", iterations)
-    eval_every = _check_positive("eval_every", eval_every)
+    iterations = check_int("iterations", iterations, 1)
+    eval_every = check_int("eval_every", eval_every, 1)
     snapshot_at = sorted({int(k) for k in snapshot_at})
     if snapshot_at and not 0 <= snapshot_at[0] <= snapshot_at[-1] <= iterations:
         raise ValueError(

@@ -15,11 +15,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from numbers import Real
 
 import numpy as np
 from sklearn.model_selection import train_test_split
 
+from ..checks import check_fraction, check_int
 from .sources import Source, read_cifar10, read_digits, read_mnist, read_mnist5k
 from .synthetic import make_synthetic
 from .transforms import channel_stats, check_size, match_channels
@@ -132,18 +132,6 @@ class Dataset:
 # Argument checks ----------------------------------------------------------------
 
 
-def _check_fraction(argument: str, value) -> float:
-    if isinstance(value, bool) or not isinstance(value, Real) or not 0 <= value < 1:
-        raise ValueError(f"{argument}: got {value!r}, expected a fraction in [0, 1)")
-    return float(value)
-
-
-def _check_int(argument: str, value, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{argument}: got {value!r}, expected an int >= {minimum}")
-    return int(value)
-
-
 def _fractions(name: str, spec: _Spec, val_fraction, test_fraction) -> tuple[float, float | None]:
     """The (validation, test) fractions to use, checked; test is None with an official test."""
     if spec.test_fraction is None:
@@ -152,11 +140,11 @@ def _fractions(name: str, spec: _Spec, val_fraction, test_fraction) -> tuple[flo
                 f"test_fraction: got {test_fraction!r}, but dataset {name!r} has an official "
                 "test set, which is always the test split; expected None"
             )
-        return _check_fraction("val_fraction", spec.val_fraction if val_fraction is None
+        return check_fraction("val_fraction", spec.val_fraction if val_fraction is None
                                else val_fraction), None
-    val = _check_fraction("val_fraction", spec.val_fraction if val_fraction is None
+    val = check_fraction("val_fraction", spec.val_fraction if val_fraction is None
                           else val_fraction)
-    test = _check_fraction("test_fraction", spec.test_fraction if test_fraction is None
+    test = check_fraction("test_fraction", spec.test_fraction if test_fraction is None
                            else test_fraction)
     if val + test >= 1:
         raise ValueError(
@@ -250,13 +238,13 @@ def load_dataset(
     if not isinstance(name, str) or name not in REGISTRY:
         raise ValueError(f"dataset name: got {name!r}, expected one of {', '.join(REGISTRY)}")
     spec = REGISTRY[name]
-    seed = _check_int("seed", seed, 0)
+    seed = check_int("seed", seed, 0)
     val, test = _fractions(name, spec, val_fraction, test_fraction)
     size = None if resize is None else check_size(resize)
     if channels is not None and (isinstance(channels, bool) or channels not in (1, 3)):
         raise ValueError(f"channels: got {channels!r}, expected 1 (grey), 3 (RGB) or None")
     if max_train is not None:
-        max_train = _check_int("max_train", max_train, 1)
+        max_train = check_int("max_train", max_train, 1)
     if source_options and not spec.takes_options:
         raise ValueError(
             f"dataset {name!r} takes no options, got {', '.join(sorted(source_options))}"
