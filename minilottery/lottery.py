@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import platform
 import time
+from dataclasses import replace
 
 import numpy as np
 
@@ -38,7 +39,7 @@ from .prune import (
     ones_masks,
     random_masks_like,
 )
-from .runs import RunDirectory
+from .runs import ConfigMismatchError, RunDirectory
 from .train import TrainResult, train
 
 # Stream identifiers for derived seeds: each purpose draws from its own stream
@@ -105,10 +106,8 @@ class LotteryRun:
     def _choose_rewind(self, backend, progress: bool) -> None:
         """--rewind-iteration auto: the earliest stable iteration of the dense net
         (stability.py), searched once in <out>/stability (resumable), kept in meta."""
-        from dataclasses import replace
+        from .stability import auto_rewind_iteration  # here: stability imports this module
 
-        from .runs import ConfigMismatchError
-        from .stability import auto_rewind_iteration
         search = self.results["meta"].get("rewind_search")
         if search is None:
             if self.results["rounds"]:
