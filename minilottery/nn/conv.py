@@ -154,7 +154,9 @@ class Conv2d(Module):
                 f"{self.kernel_size} with padding {self.padding}"
             )
         self.x_shape = x.shape
-        # col: (c kh kw, n out_h out_w)
+        # col: (c kh kw, n out_h out_w). Drop the previous one first (a forward without a
+        # backward, as in evaluation, leaves it): two never need to be alive at once.
+        self.col = None
         self.col = im2col(xp, x, self.kernel_size, self.stride, self.padding)
         # o (c kh kw), (c kh kw) (n out_h out_w) -> o (n out_h out_w)
         y = self.params["weight"].reshape(o, -1) @ self.col
