@@ -139,6 +139,7 @@ class RunDirectory:
         Raises ConfigMismatchError, saying what differs, when the directory holds
         a run of another configuration (keys in ``ignore`` may differ).
         """
+        self.remove_partial_writes()
         if not self.has_results():
             if self.path.exists() and any(self.path.iterdir()):
                 raise ConfigMismatchError(
@@ -156,6 +157,20 @@ class RunDirectory:
                 + "\n  ".join(differences)
             )
         return results
+
+    def remove_partial_writes(self) -> list[Path]:
+        """Delete the temporary files of atomic writes that a killed process left behind.
+
+        atomic_write_bytes cleans up after an exception, but not after SIGKILL or a power
+        cut: its ".<name>.<random>.tmp" file stays. The file it was replacing is intact, so
+        the temporary one is only litter; it is removed when the run is opened again.
+        """
+        removed = []
+        for folder in (self.path, self.path / "checkpoints"):
+            for stale in folder.glob(".*.tmp") if folder.is_dir() else ():
+                stale.unlink()
+                removed.append(stale)
+        return removed
 
     def save_checkpoint(self, name: str, **groups: Mapping[str, np.ndarray]) -> Path:
         return save_npz(self.checkpoint_path(name), groups)

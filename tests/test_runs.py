@@ -256,3 +256,27 @@ def test_a_killed_process_resumes_to_the_same_results(tmp_path):
     subprocess.run(command + [str(ref)], env=env, check=True, timeout=120)
     assert len(read_results(cut)["rounds"]) == 4
     assert_same_run(cut, ref)
+
+
+def test_opening_a_run_removes_what_a_killed_write_left(tmp_path):
+    """SIGKILL in the middle of an atomic write leaves its temporary file; the next open
+    removes it (and only it), so a killed-then-resumed run ends with the files of a clean one."""
+    directory = RunDirectory(tmp_path / "run")
+    results = directory.open({"seed": 0}, {"config": {"seed": 0}, "rounds": []})
+    directory.save_results(results)
+    directory.save_checkpoint("init", weights={"w": np.zeros(3, dtype=np.float32)})
+    litter = [directory.path / ".results.json.abc123.tmp",
+              directory.path / "checkpoints" / ".round_02.npz.def456.tmp"]
+    for path in litter:
+        path.write_bytes(b"partial")
+    directory.open({"seed": 0}, {})
+    assert not any(path.exists() for path in litter)
+    assert sorted(p.name for p in directory.path.iterdir()) == ["checkpoints", "results.json"]
+    assert [p.name for p in (directory.path / "checkpoints").iterdir()] == ["init.npz"]
+
+
+def test_a_run_killed_before_its_first_results_can_still_be_opened(tmp_path):
+    path = tmp_path / "run"
+    path.mkdir()
+    (path / ".results.json.abc123.tmp").write_bytes(b"{")
+    assert RunDirectory(path).open({"seed": 0}, {"rounds": []}) == {"rounds": []}
