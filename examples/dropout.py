@@ -6,9 +6,9 @@ points, IMP adds up to 2.3 / 4.6 / 4.7 more, and the early-stopping speed-up
 of tickets shrinks: dropout and IMP are complementary. The paper guesses that
 dropout "primes" the network to be pruned.
 
-Two IMP runs start from the *same* initial weights (the dropout run's are
-copied from the run without dropout; the layers are the same, only the
-Dropout layers between them differ) and see the same batches; one trains with
+Two IMP runs start from the *same* initial weights (get_model draws the
+weights of one seed alike with or without dropout: Dropout layers take their
+masks from a stream of their own) and see the same batches; one trains with
 dropout after each hidden layer, for three times as many iterations. Beside
 their accuracy and early-stop curves, the script measures how alike the two
 tickets are at each round: the Jaccard index |A ∩ B| / |A ∪ B| of the two
@@ -33,7 +33,6 @@ from dataclasses import replace
 from _common import (
     ACCURACY_AND_ITERATION,
     Stopwatch,
-    announce,
     chance_jaccard,
     comparison_rows,
     example_parser,
@@ -48,7 +47,6 @@ from _common import (
 from _common import series as curve
 
 from minilottery.cli import default_dataset
-from minilottery.lottery import LotteryRun
 from minilottery.plots import plot_run
 from minilottery.report import format_table
 
@@ -90,27 +88,6 @@ def make_configs(args):
     return plain, replace(plain, dropout=args.p, iterations=ITERATION_FACTOR * iterations)
 
 
-def run_from_same_init(config, out, label, init_dir, args) -> dict:
-    """A lottery run whose initial weights are those of the run in ``init_dir``.
-
-    The weights are matched in forward order, so the Dropout layers (which
-    shift the layer numbers) do not matter. On resume the run's own init
-    checkpoint is used.
-    """
-    from minilottery.runs import RunDirectory
-
-    print(f"{label}: {out / label}", flush=True)
-    lottery = LotteryRun(config, out / label, backend=args.backend,
-                         progress=not args.no_progress, on_round=announce(label))
-    if not lottery.results["rounds"]:
-        source = RunDirectory(init_dir).load_checkpoint("init")["weights"]
-        names = list(lottery.model.state_dict())
-        if len(names) != len(source):
-            raise ValueError(f"init_dir: {len(source)} arrays, expected {len(names)}")
-        lottery.model.load_state_dict(dict(zip(names, source.values(), strict=True)))
-    return lottery.run()
-
-
 def main(argv=None) -> int:
     args = parse_args(argv)
     if not 0.0 < args.p < 1.0:
@@ -119,7 +96,7 @@ def main(argv=None) -> int:
     out = out_dir(args, NAME)
     plain_config, dropout_config = make_configs(args)
     plain = run(plain_config, out, "no_dropout", args)
-    dropped = run_from_same_init(dropout_config, out, "dropout", out / "no_dropout", args)
+    dropped = run(dropout_config, out, "dropout", args)
     for label, results in (("no_dropout", plain), ("dropout", dropped)):
         plot_run(results, out / label)
 
