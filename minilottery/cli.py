@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from . import __version__
+from . import threads as blas_threads
 from .backends import BACKEND_NAMES, available_backends
 from .config import CONTROLS, RESETS, SCOPES, STRATEGIES, LotteryConfig
 from .models import MODEL_NAMES
@@ -350,11 +351,8 @@ def main(argv=None) -> int:
               file=sys.stderr)
         return 2
     try:
-        if threads is None:
-            return args.func(args)
-        from threadpoolctl import threadpool_limits
-
-        with threadpool_limits(limits=threads, user_api="blas"):
+        blas_threads.configure(threads)
+        with blas_threads.limit():
             return args.func(args)
     except (ValueError, KeyError, FileNotFoundError, ImportError, FloatingPointError) as error:
         message = error.args[0] if isinstance(error, KeyError) and error.args else error

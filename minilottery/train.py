@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from tqdm.auto import tqdm
 
-from . import nn
+from . import nn, threads
 from .checks import check_int
 from .data import BatchIterator, Dataset, iterate_batches
 
@@ -151,10 +151,10 @@ def train(
 
     model.train()
     start = time.perf_counter()
-    record(0)
     checkpoints = set(evaluation_iterations(iterations, eval_every))
-    with tqdm(total=iterations, desc=description, disable=not progress, leave=False,
-              mininterval=0.5) as bar:
+    with threads.limit(), tqdm(total=iterations, desc=description, disable=not progress,
+                               leave=False, mininterval=0.5) as bar:
+        record(0)
         for iteration in range(1, iterations + 1):
             xb, yb = next(batches)
             logits = model.forward(xb)
