@@ -46,7 +46,7 @@ from _common import (
 )
 from _common import series as curve
 
-from minilottery.cli import default_dataset
+from minilottery.data import default_dataset
 from minilottery.plots import plot_run
 from minilottery.report import format_table
 

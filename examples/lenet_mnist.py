@@ -41,8 +41,8 @@ from _common import (
     with_dense,
 )
 
-from minilottery.cli import default_dataset
 from minilottery.config import LotteryConfig
+from minilottery.data import default_dataset
 from minilottery.plots import plot_run
 from minilottery.report import format_table
 

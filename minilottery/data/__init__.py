@@ -1,7 +1,7 @@
 """Datasets and batches: load_dataset returns NCHW float32 splits; batches feed the device."""
 
 from .batches import BatchIterator, iterate_batches
-from .datasets import DATASET_NAMES, Dataset, load_dataset
+from .datasets import DATASET_NAMES, Dataset, default_dataset, load_dataset
 from .sources import parse_idx, read_cifar_batch, read_idx
 from .synthetic import SYNTHETIC_DEFAULTS, make_synthetic
 from .transforms import channel_stats, interpolation_matrix, match_channels, normalize, resize
@@ -12,6 +12,7 @@ __all__ = [
     "BatchIterator",
     "Dataset",
     "channel_stats",
+    "default_dataset",
     "interpolation_matrix",
     "iterate_batches",
     "load_dataset",

