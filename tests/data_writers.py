@@ -38,7 +38,7 @@ def idx_bytes(array: np.ndarray) -> bytes:
         array.tobytes()
 
 
-def write_idx_dataset(directory, n_train=60, n_test=20, size=6, gz=False):
+def write_idx_dataset(directory, n_train=120, n_test=20, size=6, gz=False):
     """The four IDX files of a 10-class set of size x size grey images."""
     directory.mkdir(parents=True, exist_ok=True)
     x, x_test = images(n_train, (size, size)), images(n_test, (size, size), seed=1)
@@ -155,7 +155,7 @@ def python2_batch(data: np.ndarray, labels) -> bytes:
 # SVHN ----------------------------------------------------------------------------------
 
 
-def write_svhn(directory, n_train=60, n_test=20):
+def write_svhn(directory, n_train=100, n_test=20):
     """train_32x32.mat and test_32x32.mat: X (32, 32, 3, n) uint8, y (n, 1) in 1..10."""
     from scipy.io import savemat
 

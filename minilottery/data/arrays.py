@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .sources import Source, check_labels, check_pair, to_unit
+from .sources import Source, check_labels, check_pair, missing_files, to_unit
 
 LAYOUTS = ("NCHW", "NHWC")
 NPZ_KEYS = ("x_train", "y_train", "x_test", "y_test")
@@ -119,6 +119,8 @@ def npz_path(data_dir) -> Path:
     path = Path(data_dir).expanduser()
     if path.is_dir():
         found = sorted(path.glob("*.npz"))
+        if not found:
+            raise missing_files(path, "npz", ["an .npz file"], expected)
         if len(found) != 1:
             names = ", ".join(p.name for p in found) or "none"
             raise FileNotFoundError(f"data_dir: {path} holds {len(found)} .npz files ({names}), "
