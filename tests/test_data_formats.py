@@ -22,7 +22,7 @@ from data_writers import (
     write_svhn,
 )
 
-from minilottery.data import load_dataset
+from minilottery.data import check_files, load_dataset
 
 
 def _pixels(x):
@@ -222,3 +222,19 @@ def test_image_folder_mistakes(tmp_path, mistake, message):
         path.write_bytes(path.read_bytes()[:60])
     with pytest.raises(ValueError, match=message):
         load_dataset("folder", data_dir=tmp_path)
+
+
+def test_check_files_finds_the_files_without_reading_them(tmp_path):
+    write_svhn(tmp_path / "svhn")
+    write_folder(tmp_path / "images")
+    check_files("svhn", tmp_path / "svhn")
+    check_files("folder", tmp_path / "images")
+    check_files("digits", None)  # reads no files
+    # Found by name only: a file with the right name but the wrong contents passes
+    (tmp_path / "svhn" / "test_32x32.mat").write_bytes(b"not a .mat file")
+    check_files("svhn", tmp_path / "svhn")
+    with pytest.raises(FileNotFoundError, match="lacks train-images-idx3-ubyte.*It holds "
+                                                "SVHN .mat files"):
+        check_files("kmnist", tmp_path / "svhn")
+    with pytest.raises(ValueError, match="dataset name: got 'imagenet'"):
+        check_files("imagenet", tmp_path)

@@ -2,7 +2,14 @@
 
 from .batches import BatchIterator, iterate_batches
 from .cifar import read_cifar_batch, read_cifar_bin
-from .datasets import DATASET_NAMES, Dataset, dataset_from_arrays, default_dataset, load_dataset
+from .datasets import (
+    DATASET_NAMES,
+    Dataset,
+    check_files,
+    dataset_from_arrays,
+    default_dataset,
+    load_dataset,
+)
 from .idx import parse_idx, read_idx
 from .safe_pickle import RefusedPickleError, safe_load
 from .svhn import read_svhn_mat
@@ -16,6 +23,7 @@ __all__ = [
     "Dataset",
     "RefusedPickleError",
     "channel_stats",
+    "check_files",
     "dataset_from_arrays",
     "default_dataset",
     "interpolation_matrix",

@@ -99,7 +99,7 @@ def read_cifar_bin(path: str | Path, label_bytes: int = 1) -> tuple[np.ndarray, 
             records[:, :label_bytes].astype(np.int64))
 
 
-def _locate(data_dir, dataset: str) -> tuple[Path, tuple[str, ...], str, str]:
+def locate_cifar(data_dir, dataset: str = "cifar10") -> tuple[Path, tuple[str, ...], str, str]:
     """The directory, train files, test file and format of ``dataset`` under ``data_dir``."""
     directory = check_dir(data_dir, dataset, EXPECTED[dataset])
     best, best_count = None, -1
@@ -137,7 +137,7 @@ def _names(folder: Path, kind: str, meta_key: str, text_file: str) -> tuple[str,
 
 def read_cifar(data_dir, dataset: str = "cifar10", coarse: bool = False) -> Source:
     """CIFAR-10, or CIFAR-100 with its fine (100) or coarse (20) labels, from ``data_dir``."""
-    folder, train, test, kind = _locate(data_dir, dataset)
+    folder, train, test, kind = locate_cifar(data_dir, dataset)
     if dataset == "cifar10":
         label, column, label_bytes, num_classes = "labels", 0, 1, 10
     else:

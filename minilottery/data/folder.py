@@ -72,8 +72,8 @@ def _read_split(files: list[tuple[Path, int]], size, grey: bool) -> tuple[np.nda
     return x, np.asarray([label for _, label in files], dtype=np.int64)
 
 
-def read_folder(data_dir, size=None) -> Source:
-    """The image folder ``data_dir`` (see the module's doc); ``size`` = (H, W) or None."""
+def locate_folder(data_dir) -> tuple[Path, dict[str, list[Path]], Path | None]:
+    """(directory, {class: training images}, the test root or None), checked."""
     expected = ("one subfolder per class of PNG or JPEG images, or train/ and test/ "
                 "(or val/) each holding such subfolders")
     directory = check_dir(data_dir, "folder", expected)
@@ -91,6 +91,13 @@ def read_folder(data_dir, size=None) -> Source:
     if len(train) < 2:
         raise ValueError(f"data_dir: {directory} has one class folder ({next(iter(train))}), "
                          "expected at least two classes")
+    return directory, train, test_root if has_splits else None
+
+
+def read_folder(data_dir, size=None) -> Source:
+    """The image folder ``data_dir`` (see the module's doc); ``size`` = (H, W) or None."""
+    directory, train, test_root = locate_folder(data_dir)
+    has_splits = test_root is not None
     names = tuple(train)
     splits = {"train": [(f, names.index(c)) for c, files in train.items() for f in files]}
     if has_splits:

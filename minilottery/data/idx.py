@@ -98,14 +98,20 @@ def read_idx(path: str | Path, magic: int | None = None) -> np.ndarray:
     return parse_idx(data, str(path))
 
 
-def read_idx_dataset(data_dir, dataset: str = "mnist") -> Source:
-    """The four IDX files of ``dataset`` ("mnist", "fashion-mnist", "kmnist") in ``data_dir``."""
+def locate_idx(data_dir, dataset: str = "mnist") -> dict[str, Path]:
+    """{"train_images": path, ...}: the four files in ``data_dir``, or a clear error."""
     expected = ", ".join(MNIST_FILES.values()) + " (each optionally .gz)"
     directory = check_dir(data_dir, dataset, expected)
     paths = {key: _find(directory, stem) for key, stem in MNIST_FILES.items()}
     missing = [MNIST_FILES[key] for key, path in paths.items() if path is None]
     if missing:
         raise missing_files(directory, dataset, missing, expected)
+    return paths
+
+
+def read_idx_dataset(data_dir, dataset: str = "mnist") -> Source:
+    """The four IDX files of ``dataset`` ("mnist", "fashion-mnist", "kmnist") in ``data_dir``."""
+    paths = locate_idx(data_dir, dataset)
     arrays = {}
     for split in ("train", "test"):
         images = read_idx(paths[f"{split}_images"], IDX_IMAGES_MAGIC)

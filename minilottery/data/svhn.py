@@ -44,13 +44,19 @@ def read_svhn_mat(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
     return np.ascontiguousarray(images), np.where(labels == 10, 0, labels)
 
 
-def read_svhn(data_dir) -> Source:
-    """SVHN's training and test sets from ``data_dir``: 32x32 RGB, ten digit classes."""
+def locate_svhn(data_dir) -> Path:
+    """The directory holding SVHN's two files, or a clear error."""
     expected = f"{SVHN_FILES['train']} and {SVHN_FILES['test']} (the cropped digits, format 2)"
     directory = check_dir(data_dir, "svhn", expected)
     missing = [name for name in SVHN_FILES.values() if not (directory / name).is_file()]
     if missing:
         raise missing_files(directory, "svhn", missing, expected)
+    return directory
+
+
+def read_svhn(data_dir) -> Source:
+    """SVHN's training and test sets from ``data_dir``: 32x32 RGB, ten digit classes."""
+    directory = locate_svhn(data_dir)
     x, y = read_svhn_mat(directory / SVHN_FILES["train"])
     x_test, y_test = read_svhn_mat(directory / SVHN_FILES["test"])
     if x.shape[1:] != x_test.shape[1:]:
