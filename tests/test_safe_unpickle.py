@@ -124,3 +124,14 @@ def test_a_truncated_pickle_names_the_file(tmp_path, cut):
     path.write_bytes(path.read_bytes()[:-cut])
     with pytest.raises(ValueError, match="data_batch_2: not a complete pickle.*truncated"):
         load_dataset("cifar10", data_dir=tmp_path)
+
+
+@pytest.mark.parametrize("protocol", [3, 4, 5])
+def test_batches_re_saved_by_python3_load(tmp_path, protocol):
+    """Protocol 5 (Python 3.14's default) rebuilds arrays with numpy's _frombuffer."""
+    data = np.random.default_rng(1).integers(0, 256, size=(3, 3072), dtype=np.uint8)
+    path = tmp_path / "data_batch_1"
+    path.write_bytes(pickle.dumps({b"data": data, b"labels": [0, 1, 2]}, protocol=protocol))
+    images, labels = read_cifar_batch(path)
+    np.testing.assert_array_equal(images.reshape(3, -1), data)
+    np.testing.assert_array_equal(labels, [0, 1, 2])

@@ -7,12 +7,15 @@ batches are read by an unpickler that admits only what the official files
 contain. They were written by Python 2's cPickle: dicts with bytes keys whose
 values are lists, bytes, strings, numbers and NumPy arrays. The plain values
 need no import at all (their pickle opcodes build them directly); a NumPy
-array is rebuilt by three names, and these are the only ones admitted:
+array is rebuilt by a few names, and these are the only ones admitted:
 
 - ``numpy.core.multiarray._reconstruct`` (``numpy._core.multiarray`` in NumPy
   2, the same function), which makes an empty array of a given type;
 - ``numpy.ndarray``, the type it is asked to make;
-- ``numpy.dtype``, the element type (e.g. uint8).
+- ``numpy.dtype``, the element type (e.g. uint8);
+- and ``numpy.core.numeric._frombuffer`` (``numpy._core.numeric``), which
+  makes an array over given bytes: how NumPy pickles an array under protocol
+  5, the default from Python 3.14, so a batch re-saved there still loads.
 
 Any other name -- a function, a class, a module -- is refused before anything
 is called, with one line naming the file and the refused object. Every other
@@ -30,8 +33,10 @@ import numpy as np
 
 try:  # NumPy 2
     from numpy._core.multiarray import _reconstruct
+    from numpy._core.numeric import _frombuffer
 except ImportError:  # NumPy 1
     from numpy.core.multiarray import _reconstruct
+    from numpy.core.numeric import _frombuffer
 
 # (module, name) as a pickle spells it -> the object it stands for
 ADMITTED = {
@@ -39,6 +44,9 @@ ADMITTED = {
     ("numpy._core.multiarray", "_reconstruct"): _reconstruct,
     ("numpy", "ndarray"): np.ndarray,
     ("numpy", "dtype"): np.dtype,
+    # Pickle protocol 5 (Python 3.14's default) rebuilds an array from its bytes with it
+    ("numpy.core.numeric", "_frombuffer"): _frombuffer,
+    ("numpy._core.numeric", "_frombuffer"): _frombuffer,
 }
 
 
