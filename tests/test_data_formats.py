@@ -238,3 +238,10 @@ def test_check_files_finds_the_files_without_reading_them(tmp_path):
         check_files("kmnist", tmp_path / "svhn")
     with pytest.raises(ValueError, match="dataset name: got 'imagenet'"):
         check_files("imagenet", tmp_path)
+
+
+def test_a_folder_with_train_only_draws_its_test_split(tmp_path):
+    write_folder(tmp_path / "train", per_class=10)
+    data = load_dataset("folder", data_dir=tmp_path)
+    assert data.class_names == ("cat", "dog", "fox")
+    assert data.sizes == {"train": 21, "val": 3, "test": 6}

@@ -73,13 +73,14 @@ def _read_split(files: list[tuple[Path, int]], size, grey: bool) -> tuple[np.nda
 
 
 def locate_folder(data_dir) -> tuple[Path, dict[str, list[Path]], Path | None]:
-    """(directory, {class: training images}, the test root or None), checked."""
+    """(the training root, {class: its images}, the test root or None), checked."""
     expected = ("one subfolder per class of PNG or JPEG images, or train/ and test/ "
                 "(or val/) each holding such subfolders")
     directory = check_dir(data_dir, "folder", expected)
     test_root = next((directory / t for t in TEST_FOLDERS if (directory / t).is_dir()), None)
-    has_splits = (directory / "train").is_dir() and test_root is not None
-    train_root = directory / "train" if has_splits else directory
+    # train/ alone (no test/ or val/) is the data; a test split is then drawn from it
+    train_root = directory / "train" if (directory / "train").is_dir() else directory
+    has_splits = train_root != directory and test_root is not None
     train = _classes(train_root)
     if not any(train.values()):
         raise missing_files(directory, "folder", ["class subfolders"], expected)
@@ -91,12 +92,12 @@ def locate_folder(data_dir) -> tuple[Path, dict[str, list[Path]], Path | None]:
     if len(train) < 2:
         raise ValueError(f"data_dir: {directory} has one class folder ({next(iter(train))}), "
                          "expected at least two classes")
-    return directory, train, test_root if has_splits else None
+    return train_root, train, test_root if has_splits else None
 
 
 def read_folder(data_dir, size=None) -> Source:
     """The image folder ``data_dir`` (see the module's doc); ``size`` = (H, W) or None."""
-    directory, train, test_root = locate_folder(data_dir)
+    train_root, train, test_root = locate_folder(data_dir)
     has_splits = test_root is not None
     names = tuple(train)
     splits = {"train": [(f, names.index(c)) for c, files in train.items() for f in files]}
@@ -105,7 +106,7 @@ def read_folder(data_dir, size=None) -> Source:
         unknown = sorted(set(test) - set(names))
         if unknown:
             raise ValueError(f"data_dir: {test_root} has class folders {', '.join(unknown)} "
-                             f"that {directory / 'train'} lacks; expected the same classes")
+                             f"that {train_root} lacks; expected the same classes")
         splits["test"] = [(f, names.index(c)) for c, files in test.items() for f in files]
     # Headers only (Pillow reads the size and mode without decoding): sizes and colour
     sizes, grey = {}, True
@@ -117,7 +118,7 @@ def read_folder(data_dir, size=None) -> Source:
         if len(sizes) > 1:
             (a, first), (b, second) = list(sizes.items())[:2]
             raise ValueError(
-                f"data_dir: images of mixed sizes in {directory}: {first} is {a[0]}x{a[1]}, "
+                f"data_dir: images of mixed sizes: {first} is {a[0]}x{a[1]}, "
                 f"{second} is {b[0]}x{b[1]}; give resize=(H, W) (--resize HxW) to bring "
                 "them all to one size"
             )
