@@ -132,7 +132,9 @@ def _names(folder: Path, kind: str, meta_key: str, text_file: str) -> tuple[str,
         names = (folder / text_file).read_text().split()
     else:
         return None
-    return tuple(n.decode() if isinstance(n, bytes) else str(n) for n in names or ()) or None
+    if not isinstance(names, (list, tuple)) or not names:
+        return None
+    return tuple(n.decode() if isinstance(n, bytes) else str(n) for n in names)
 
 
 def read_cifar(data_dir, dataset: str = "cifar10", coarse: bool = False) -> Source:
