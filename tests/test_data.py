@@ -193,7 +193,9 @@ def test_malformed_cifar_batch_names_the_file(tmp_path):
 def test_unknown_name_lists_the_known_ones():
     with pytest.raises(ValueError, match="'imagenet'.*digits.*mnist5k.*cifar10.*synthetic"):
         load_dataset("imagenet")
-    assert DATASET_NAMES == ("digits", "mnist5k", "mnist", "cifar10", "synthetic")
+    assert DATASET_NAMES == ("digits", "mnist5k", "mnist", "cifar10", "synthetic",
+                             "fashion-mnist", "kmnist", "cifar100", "cifar100-coarse", "svhn",
+                             "folder", "npz")
 
 
 @pytest.mark.parametrize("kwargs, argument", [
