@@ -49,7 +49,7 @@ from _common import (
 
 from minilottery.config import LotteryConfig
 from minilottery.plots import plot_run
-from minilottery.report import format_table
+from minilottery.tables import format_table
 
 NAME = "conv_nets"
 MODELS = ("conv2", "conv4", "conv6")

@@ -48,7 +48,7 @@ from _common import series as curve
 
 from minilottery.data import default_dataset
 from minilottery.plots import plot_run
-from minilottery.report import format_table
+from minilottery.tables import format_table
 
 NAME = "dropout"
 SCALES = {

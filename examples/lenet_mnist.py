@@ -44,7 +44,7 @@ from _common import (
 from minilottery.config import LotteryConfig
 from minilottery.data import default_dataset
 from minilottery.plots import plot_run
-from minilottery.report import format_table
+from minilottery.tables import format_table
 
 NAME = "lenet_mnist"
 SCALES = {

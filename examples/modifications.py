@@ -47,7 +47,7 @@ from _common import (
 
 from minilottery.config import LotteryConfig
 from minilottery.plots import plot_run
-from minilottery.report import format_table, percent
+from minilottery.tables import format_table, percent
 
 NAME = "modifications"
 SCALES = {

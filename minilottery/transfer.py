@@ -33,20 +33,21 @@ public reproduction's); the target ticket is then IMP with the new optimizer.
 
 from __future__ import annotations
 
-import platform
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
-from . import __version__
-from .config import LotteryConfig, make_optimizer
-from .lottery import derived_seed, round_record, run_lottery
-from .models import build_like, count_weights, get_model
+from .checks import check_choice
+from .config import OPTIMIZER_NAMES, LotteryConfig
+from .data import Dataset
+from .lottery import round_record, run_lottery
+from .models import build_like
 from .nn import Module, prunable_layers
-from .prune import apply_masks, density, output_layer, random_masks_like
+from .prune import density, output_layer, random_masks_like
+from .recipe import build_model, prepare, round_seed, run_metadata, train_masked
 from .runs import RunDirectory
-from .train import train
+from .seeds import Stream, derived_seed
 
 # Standard settings when the target trains with another optimizer than the source
 OPTIMIZER_DEFAULTS = {
@@ -56,13 +57,6 @@ OPTIMIZER_DEFAULTS = {
 OUTPUT_MASKS = ("dense", "random")
 RANDOM_WEIGHTS = ("reset", "fresh")
 TICKETS = ("transferred", "target_ticket", "random_ticket")
-# Seed streams: training uses the lottery's stream 0 (the target ticket's batch order)
-_TRAIN, _RANDOM_MASK, _OUTPUT_MASK, _FRESH = 0, 10, 11, 12
-
-
-def _choice(name: str, value, choices) -> None:
-    if value not in choices:
-        raise ValueError(f"{name}: got {value!r}, expected one of {', '.join(choices)}")
 
 
 @dataclass(frozen=True)
@@ -84,10 +78,10 @@ class TransferConfig:
     target_dir: str | None = None  # the target IMP run (None: <out>/target)
 
     def validate(self) -> None:
-        _choice("output_mask", self.output_mask, OUTPUT_MASKS)
-        _choice("random_weights", self.random_weights, RANDOM_WEIGHTS)
+        check_choice("output_mask", self.output_mask, OUTPUT_MASKS)
+        check_choice("random_weights", self.random_weights, RANDOM_WEIGHTS)
         if self.optimizer is not None:
-            _choice("optimizer", self.optimizer, tuple(OPTIMIZER_DEFAULTS))
+            check_choice("optimizer", self.optimizer, OPTIMIZER_NAMES)
         if self.iterations is not None and self.iterations < 1:
             raise ValueError(f"iterations: got {self.iterations}, expected >= 1")
 
@@ -243,43 +237,34 @@ def transferred_masks(model: Module, source_masks, output_mask: str,
 class TransferRun:
     """One transfer run in one directory; ``run()`` trains every density not yet finished."""
 
-    def __init__(self, config: TransferConfig, out_dir, *, backend=None,
-                 progress: bool = True, on_density=None):
+    def __init__(self, config: TransferConfig, out_dir, *, dataset: Dataset | None = None,
+                 backend=None, progress: bool = True, on_density=None):
         config.validate()
         self.source = load_source(config.source, config.model, config.width)
         config = replace(config, source=str(self.source.directory.path.resolve()))
         self.directory = RunDirectory(out_dir)
         target_dir = config.target_dir or str(self.directory.path / "target")
         self.config = replace(config, target_dir=str(Path(target_dir).resolve()))
-        self.target = target_config(self.source, self.config)
-        self.dataset = self.target.load_data()
+        self.target, self.dataset = prepare(target_config(self.source, self.config), dataset)
         if self.dataset.input_shape != self.source.input_shape:
-            raise ValueError(f"dataset {config.dataset!r}: input shape "
+            raise ValueError(f"dataset {self.dataset.name!r}: input shape "
                              f"{self.dataset.input_shape} cannot be matched to the source's "
                              f"{self.source.input_shape}")
-        self.target = self.target.resolved(len(self.dataset.y_train))
+        self.given_dataset = dataset
         self.backend, self.progress = backend, progress
         self.on_density = on_density or (lambda results: None)
         c = self.target
         # Built with the run seed: its output layer is the target ticket's initial one
-        self.model = get_model(c.model, self.dataset.input_shape, self.dataset.num_classes,
-                               c.width, c.seed, dropout=c.dropout, backend=backend)
+        self.model = build_model(c, self.dataset, backend=backend)
         self.start = transferred_state(self.model, self.source.weights)
         stored = {**self.config.to_dict(), "source_config": self.source.config.to_dict(),
                   "target_config": c.to_dict()}
+        source_meta = {"dataset": self.source.results["meta"].get("dataset"),
+                       "reset": self.source.reset}
         fresh = {
             "config": stored,
-            "meta": {
-                "library_version": __version__, "seed": c.seed,
-                "backend": self.model.backend.name, "python": platform.python_version(),
-                "source": {"dataset": self.source.results["meta"].get("dataset"),
-                           "reset": self.source.reset},
-                "dataset": {"name": self.dataset.name, "sizes": self.dataset.sizes,
-                            "input_shape": list(self.dataset.input_shape),
-                            "num_classes": self.dataset.num_classes},
-                "total_weights": count_weights(self.model),
-                "output_layer": output_layer(self.model),
-            },
+            "meta": run_metadata(c, self.dataset, self.model, source=source_meta,
+                                 output_layer=output_layer(self.model)),
             "rounds": [],
             "controls": {"target_ticket": [], "random_ticket": []},
             "dense": None,
@@ -290,18 +275,20 @@ class TransferRun:
             self.directory.save_results(self.results)
 
     def _train(self, masks, state, round_index: int, label: str):
+        """A ticket on the target, with the target ticket's data order and iterations: from
+        the rewind point k to the end when the source reset late, as the target's IMP
+        rounds train (lottery.py)."""
         c = self.target
-        self.model.load_state_dict(state)
-        apply_masks(self.model, masks)
-        return train(self.model, self.dataset, make_optimizer(self.model, c),
-                     iterations=c.iterations, batch_size=c.batch_size,
-                     eval_every=c.eval_every, seed=derived_seed(c.seed, round_index, _TRAIN),
-                     progress=self.progress, description=label)
+        start = c.rewind_iteration if self.source.reset == "rewind" else 0
+        return train_masked(self.model, self.dataset, c, masks, state,
+                            seed=round_seed(c, round_index), start_iteration=start,
+                            progress=self.progress, description=label)
 
     def _target_rounds(self, upto: int) -> list[dict]:
         """The target IMP run's rounds 0..upto (trained now if missing; resumable)."""
         run = run_lottery(replace(self.target, rounds=upto), self.config.target_dir,
-                          backend=self.backend, progress=self.progress)
+                          dataset=self.given_dataset, backend=self.backend,
+                          progress=self.progress)
         return run["rounds"][: upto + 1]
 
     def run(self) -> dict:
@@ -315,16 +302,18 @@ class TransferRun:
             if round_index not in done:
                 masks = transferred_masks(self.model, self.source.masks(round_index),
                                           self.config.output_mask,
-                                          derived_seed(c.seed, round_index, _OUTPUT_MASK))
+                                          derived_seed(c.seed, round_index,
+                                                       Stream.TRANSFER_OUTPUT_MASK))
                 label = f"transferred ({100 * density(masks):.1f}%)"
                 result = self._train(masks, self.start, round_index, label)
                 results["rounds"].append(round_record(round_index, masks, result,
                                                       ticket="transferred",
                                                       reset=self.source.reset))
                 random_masks = random_masks_like(
-                    masks, derived_seed(c.seed, round_index, _RANDOM_MASK))
+                    masks, derived_seed(c.seed, round_index, Stream.TRANSFER_RANDOM_MASK))
                 state = (self.start if self.config.random_weights == "reset" else
-                         build_like(self.model, derived_seed(c.seed, round_index, _FRESH))
+                         build_like(self.model,
+                                    derived_seed(c.seed, round_index, Stream.TRANSFER_FRESH))
                          .state_dict())
                 result = self._train(random_masks, state, round_index, "  random ticket")
                 controls["random_ticket"].append(round_record(round_index, random_masks,
@@ -334,97 +323,11 @@ class TransferRun:
         return results
 
 
-def run_transfer(config: TransferConfig, out_dir, *, backend=None, progress: bool = True,
-                 on_density=None) -> dict:
-    """Run (or resume) the transfer ``config`` in ``out_dir``; return its results."""
-    return TransferRun(config, out_dir, backend=backend, progress=progress,
+def run_transfer(config: TransferConfig, out_dir, *, dataset: Dataset | None = None,
+                 backend=None, progress: bool = True, on_density=None) -> dict:
+    """Run (or resume) the transfer ``config`` in ``out_dir``; return its results.
+
+    ``dataset``: the target data as a Dataset, instead of loading ``config.dataset``.
+    """
+    return TransferRun(config, out_dir, dataset=dataset, backend=backend, progress=progress,
                        on_density=on_density).run()
-
-
-# Reporting ---------------------------------------------------------------------------
-
-SERIES = (("transferred", "transferred ticket"), ("target_ticket", "ticket found on target"),
-          ("random_ticket", "random ticket"))
-
-
-def _by_network(results) -> dict[str, list[dict]]:
-    return {"transferred": results["rounds"], **results["controls"]}
-
-
-def transfer_table(results, key: str = "early_stop_test_accuracy") -> str:
-    """Source, target, density and the four accuracies (``key``, in %) at each density."""
-    from .report import format_table, percent
-
-    config = results["config"]
-    source = (f"{config['source_config']['dataset']}/"
-              f"{config['source_config']['optimizer']}")
-    target = f"{config['dataset']}/{config['target_config']['optimizer']}"
-    by_round = {name: {r["round"]: r for r in records}
-                for name, records in _by_network(results).items()}
-    dense = results.get("dense") or {}
-    rows = []
-    for record in results["rounds"]:
-        index = record["round"]
-        row = [source, target, percent(record["density"])]
-        row += [percent(by_round[name].get(index, {}).get(key), 2) for name, _ in SERIES]
-        rows.append(row + [percent(dense.get(key), 2)])
-    headers = ["source", "target", "remaining %", "transferred %", "target-found %",
-               "random %", "dense %"]
-    return format_table(headers, rows, align="llrrrrr")
-
-
-def transfer_series(results, key: str = "early_stop_test_accuracy") -> dict:
-    """The four curves of plot_series: label -> {"density": [...], "mean": [...]}."""
-    series = {}
-    dense = results.get("dense")
-    for name, label in SERIES:
-        records = _by_network(results)[name]
-        if name == "target_ticket" and dense:
-            records = [dense] + list(records)  # IMP on the target starts from the dense net
-        series[label] = {"density": [r["density"] for r in records],
-                         "mean": [r.get(key) for r in records]}
-    if dense and results["rounds"]:
-        lowest = min(r["density"] for r in results["rounds"])
-        series["dense network"] = {"density": [dense["density"], lowest],
-                                   "mean": [dense.get(key)] * 2}
-    return series
-
-
-def plot_transfer(results, path, title: str | None = None) -> Path:
-    """Test accuracy at early stop against weights remaining, for the four networks."""
-    from .plots import draw_series, new_figure, save_figure
-
-    config = results["config"]
-    if title is None:
-        source = config["source_config"]
-        title = (f"{source['model']}: {source['dataset']} ({source['optimizer']}) -> "
-                 f"{config['dataset']} ({config['target_config']['optimizer']})")
-    figure, (ax,) = new_figure()
-    # The dense network is one number: a dashed line across the densities
-    styles = {"dense network": {"color": "black", "linestyle": "--", "marker": ""}}
-    draw_series(ax, transfer_series(results), styles=styles)
-    ax.set_xlabel("weights remaining (%)")
-    ax.set_ylabel("test accuracy at early stop (%)")
-    ax.set_title(title, fontsize="medium")
-    return save_figure(figure, path)
-
-
-def cmd_transfer(args) -> int:
-    """``minilottery transfer``: the command line's entry point."""
-    config = TransferConfig(
-        source=args.source, dataset=args.dataset, data_dir=args.data_dir,
-        max_train=args.max_train, model=args.model, width=args.width,
-        optimizer=args.optimizer, lr=args.lr, iterations=args.iterations,
-        output_mask=args.output_mask, random_weights=args.random_weights,
-        target_dir=args.target_run)
-    out = Path(args.out)
-    print(f"transfer run directory: {out}")
-
-    def redraw(results):
-        plot_transfer(results, out / "transfer.png")
-
-    results = run_transfer(config, out, backend=args.backend, progress=not args.no_progress,
-                           on_density=redraw)
-    print(transfer_table(results))
-    print(f"results: {out / 'results.json'}; plot: {out / 'transfer.png'}")
-    return 0

@@ -16,16 +16,16 @@ from minilottery.config import LotteryConfig
 from minilottery.lottery import run_lottery
 from minilottery.models import get_model
 from minilottery.nn import prunable_layers
-from minilottery.prune import output_layer
+from minilottery.prune import apply_masks, output_layer
+from minilottery.plots import plot_transfer
 from minilottery.runs import ConfigMismatchError, RunDirectory
+from minilottery.tables import transfer_table
 from minilottery.transfer import (
     TransferConfig,
     TransferRun,
     load_source,
-    plot_transfer,
     run_transfer,
     target_config,
-    transfer_table,
     transferred_masks,
     transferred_state,
 )
@@ -87,7 +87,7 @@ def test_transferred_weights_are_the_source_reset_weights_under_the_mask(vgg_sou
     # Loaded and masked: equal where the mask keeps a weight, exactly zero elsewhere
     run.model.load_state_dict(start)
     model_masks = transferred_masks(run.model, masks, "dense", seed=0)
-    transfer_module.apply_masks(run.model, model_masks)
+    apply_masks(run.model, model_masks)
     for name, weight in _prunable(run.model).items():
         if name == out:
             assert model_masks[name].all()
@@ -185,14 +185,14 @@ def test_resume_skips_finished_densities(lenet_transfer, tmp_path, monkeypatch):
     stored["controls"]["random_ticket"].pop()
     (copy / "results.json").write_text(json.dumps(stored))
     calls = []
-    original = transfer_module.train
-    monkeypatch.setattr(transfer_module, "train",
+    original = transfer_module.train_masked
+    monkeypatch.setattr(transfer_module, "train_masked",
                         lambda *a, **k: calls.append(k["description"]) or original(*a, **k))
 
     def no_imp(*args, **kwargs):
         raise AssertionError("the target IMP run was finished and must not train again")
 
-    monkeypatch.setattr("minilottery.lottery.train", no_imp)
+    monkeypatch.setattr("minilottery.lottery.train_masked", no_imp)
     resumed = run_transfer(config, copy, progress=False)
     assert len(calls) == 2  # the missing density's transferred and random tickets only
     assert [r["round"] for r in resumed["rounds"]] == [1, 2]
