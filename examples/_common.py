@@ -26,8 +26,8 @@ from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 from minilottery.backends import BACKEND_NAMES
 from minilottery.lottery import run_lottery
 from minilottery.plots import draw_series, new_figure, percent_label, save_figure
-from minilottery.tables import format_table, percent
 from minilottery.runs import atomic_write_json
+from minilottery.tables import format_table, percent
 
 SCALES = ("smoke", "default", "paper")
 

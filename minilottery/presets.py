@@ -3,7 +3,8 @@
 The values are the papers' (see docs/papers.md). Iteration counts are the
 papers' numbers of *epochs*: a preset scales its iterations, learning-rate
 milestones, warmup and rewind point by ``train_size / paper_train_size``, so
-the bundled 3,500-image MNIST sample gets as many passes over its data as the paper's 55,000 images did.
+the bundled 3,500-image MNIST sample gets as many passes over its data as
+the paper's 55,000 images did.
 """
 
 from __future__ import annotations

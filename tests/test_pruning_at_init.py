@@ -12,8 +12,6 @@ from hypothesis import strategies as st
 from minilottery import nn
 from minilottery.cli import main
 from minilottery.config import LotteryConfig
-from minilottery.lottery import run_lottery
-from minilottery.prune import ones_masks, random_masks_like
 from minilottery.experiments.pruning_at_init import (
     grasp_masks,
     grasp_scores,
@@ -25,6 +23,8 @@ from minilottery.experiments.pruning_at_init import (
     synflow_masks,
     synflow_scores,
 )
+from minilottery.lottery import run_lottery
+from minilottery.prune import ones_masks, random_masks_like
 
 
 def mlp(sizes, seed=0, bias=True, backend=None):

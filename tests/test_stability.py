@@ -13,9 +13,8 @@ from hypothesis import strategies as st
 from minilottery import nn
 from minilottery.backends import get_backend
 from minilottery.cli import main
-from minilottery.config import LotteryConfig
-from minilottery.lottery import run_lottery
 from minilottery.cli.arguments import comma_list
+from minilottery.config import LotteryConfig
 from minilottery.experiments.stability import (
     alpha_grid,
     error_barrier,
@@ -24,6 +23,7 @@ from minilottery.experiments.stability import (
     run_stability,
     stable_point,
 )
+from minilottery.lottery import run_lottery
 from minilottery.train import evaluate
 
 TINY = ["--dataset", "digits", "--width", "0.1", "--iterations", "30", "--no-progress"]

@@ -16,8 +16,8 @@ from minilottery.config import LotteryConfig
 from minilottery.lottery import run_lottery
 from minilottery.models import get_model
 from minilottery.nn import prunable_layers
-from minilottery.prune import apply_masks, output_layer
 from minilottery.plots import plot_transfer
+from minilottery.prune import apply_masks, output_layer
 from minilottery.runs import ConfigMismatchError, RunDirectory
 from minilottery.tables import transfer_table
 from minilottery.transfer import (
