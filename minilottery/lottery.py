@@ -7,7 +7,7 @@ trains again. Reset is one of
 
 - ``init``: the weights of iteration 0 (Frankle & Carbin's winning ticket);
 - ``rewind``: the weights of iteration k of the dense training (late reset,
-  Frankle et al. 2019); the round continues that training from k: its
+  Frankle et al. 2019, docs/papers.md); the round continues that training from k: its
   schedule resumes at k and it trains the remaining T - k iterations, as
   OpenLTH does (docs/lottery.md);
 - ``reinit``: fresh random weights under the same mask.

@@ -1,6 +1,6 @@
 """Ticket transfer: train a winning ticket found on one dataset (or optimizer) on another.
 
-Morcos et al., One ticket to win them all (arXiv 1906.02773), take the
+Morcos et al., One ticket to win them all (arXiv 1906.02773; docs/papers.md), take the
 ticket of a finished IMP run -- its mask at each round and its reset
 weights (the weights of iteration k under late reset, their default; of
 iteration 0 under the original reset) -- and train it on a target dataset

@@ -308,7 +308,7 @@ def test_unknown_names_are_refused_before_anything_is_written(tmp_path):
 
 
 def test_paper_rates_give_the_papers_lenet_density_sequence():
-    """fc 20% and output 10% a round at full width: PAPERS.md's 100, 80, 64.1, ..., 1.2 %."""
+    """fc 20% and output 10% a round at full width: docs/papers.md's 100, 80, 64.1, ..., 1.2 %."""
     paper = [100, 80, 64.1, 51.3, 41.1, 32.9, 26.3, 21.1, 16.9, 13.5, 10.8, 8.7, 7.0, 5.6,
              4.5, 3.6, 2.9, 2.3, 1.9, 1.5, 1.2]
     config = LotteryConfig(model="lenet300").resolved(3500)

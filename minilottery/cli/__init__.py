@@ -40,7 +40,11 @@ def _user_errors() -> tuple[type, ...]:
 
 
 def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
+    """Run one command; its exit status (2 for every error of the user's input)."""
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as done:  # --help, --version, or argparse's one-line error
+        return done.code
     threads = getattr(args, "threads", None)
     if threads is not None and threads < 1:
         print(f"minilottery {args.command}: error: --threads: got {threads}, expected >= 1",

@@ -1,6 +1,6 @@
 """Pruning at initialisation: masks chosen before any training, as baselines against IMP.
 
-IMP needs a full training run per round to find its mask. These methods score
+IMP needs a full training run per round to find its mask (docs/papers.md). These methods score
 every weight of the untrained network once (or a few times) and keep the best:
 
 - SNIP (Lee, Ajanthan & Torr, ICLR 2019, "Single-shot network pruning based
@@ -228,10 +228,10 @@ def run_prune_at_init(source_dir, methods, out_dir, *, rounds=None,
     r only by its mask. Resumable: one record per (method, round).
     """
     source_dir = Path(source_dir)
-    source = RunDirectory(source_dir).load_results()
     unknown = [m for m in methods if m not in METHODS]
     if not methods or unknown:
         raise ValueError(f"methods: got {list(methods)!r}, expected some of {', '.join(METHODS)}")
+    source = RunDirectory(source_dir).load_results()
     config, dataset = prepare(LotteryConfig.from_dict(source["config"]), dataset)
     init = RunDirectory(source_dir).load_checkpoint("init")["weights"]
     targets = [(r["round"], r["density"]) for r in source["rounds"]

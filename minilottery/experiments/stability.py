@@ -1,7 +1,7 @@
 """Instability analysis: does training from iteration k end in one linearly connected valley?
 
 Frankle, Dziugaite, Roy & Carbin, "Linear Mode Connectivity and the Lottery
-Ticket Hypothesis" (arXiv 1912.05671). Take the weights θ_k of a network at
+Ticket Hypothesis" (arXiv 1912.05671; docs/papers.md). Take the weights θ_k of a network at
 iteration k of training (dense, or a ticket: a mask applied to them). Train
 two copies from θ_k to the end of training, identical except for the order
 of the data (a different seed). Then walk the straight line between the two

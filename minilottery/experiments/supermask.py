@@ -1,7 +1,7 @@
 """Supermasks: how good is a ticket's mask on its initial weights, with no training at all?
 
 Zhou, Lan, Liu & Yosinski, "Deconstructing Lottery Tickets: Zeros, Signs,
-and the Supermask" (arXiv 1905.01067) found that the IMP mask applied to the
+and the Supermask" (arXiv 1905.01067; docs/papers.md) found that the IMP mask applied to the
 untrained initial weights already classifies far above chance: the mask
 itself is a form of training. We measure the test accuracy of
 mask ⊙ W_init at every round's density of a lottery run, for these variants:

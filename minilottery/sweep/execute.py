@@ -1,7 +1,7 @@
 """Sweeps: run every configuration of a sweep file as its own lottery run, with joblib.
 
 The papers' curves are means over trials (Frankle & Carbin, arXiv 1803.03635,
-average five; Morcos et al., arXiv 1906.02773, six or more). Each trial is an
+average five; Morcos et al., arXiv 1906.02773, six or more; docs/papers.md). Each trial is an
 independent ``run_lottery`` call in its own run directory under the sweep's
 directory (names from spec.py), so a sweep is embarrassingly parallel
 and the work of running it belongs to an existing engine:
