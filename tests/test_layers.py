@@ -137,8 +137,9 @@ EDGES = graph()
 
 
 def test_the_graph_was_read():
-    assert "minilottery.lottery" in EDGES["minilottery.transfer"]
+    assert "minilottery.lottery" in EDGES["minilottery.transfer.run"]
     assert "minilottery.cli.arguments" in EDGES["minilottery.cli.lottery"]
+    assert "minilottery.transfer.source" in EDGES["minilottery.transfer.run"]
     assert len(EDGES) > 50
 
 

@@ -10,14 +10,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from minilottery import transfer as transfer_module
 from minilottery.cli import main
 from minilottery.config import LotteryConfig
 from minilottery.lottery import run_lottery
 from minilottery.models import get_model
 from minilottery.nn import prunable_layers
 from minilottery.plots import plot_transfer
-from minilottery.prune import apply_masks, output_layer
+from minilottery.prune import apply_masks, output_layer, random_masks_like
 from minilottery.runs import ConfigMismatchError, RunDirectory
 from minilottery.tables import transfer_table
 from minilottery.transfer import (
@@ -29,6 +28,7 @@ from minilottery.transfer import (
     transferred_masks,
     transferred_state,
 )
+from minilottery.transfer import run as transfer_module
 
 TINY = dict(data_seed=0, batch_size=32, iterations=12, eval_every=6, rounds=2,
             controls=(), seed=3)
@@ -167,7 +167,7 @@ def test_random_ticket_mask_differs_but_counts_agree(lenet_source):
     source = load_source(lenet_source)
     model = get_model("lenet300", (1, 8, 8), 10, 0.1, seed=0)
     masks = transferred_masks(model, source.masks(2), "dense", 0)
-    random = transfer_module.random_masks_like(masks, 5)
+    random = random_masks_like(masks, 5)
     for name, mask in masks.items():
         assert np.count_nonzero(random[name]) == np.count_nonzero(mask)
     assert not np.array_equal(random["1.weight"], masks["1.weight"])
