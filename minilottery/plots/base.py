@@ -152,7 +152,8 @@ def density_ticks(percents: Sequence[float], max_ticks: int = 9) -> list[float]:
     Up to ``max_ticks`` densities are all labelled, unless two are within a
     factor of 1.1 (their labels would overlap). With more, neighbouring ticks
     are at least a factor (largest / smallest) ** (1 / (max_ticks - 1)) apart.
-    The largest and the smallest density are always labelled.
+    The largest and the smallest density are always labelled, so when no
+    density is that far from the largest, those two are the ticks, however close.
     """
     values = sorted({round(p, 6) for p in percents if p > 0 and math.isfinite(p)},
                     reverse=True)
