@@ -200,10 +200,14 @@ def parse_value(name: str, text: str, where: str):
     ``none``; schema.Option.parse)."""
     check_field(name, _default(name), where)  # the field exists
     text = text.strip()
-    if text.startswith(("[", "{")):
-        value = _json_or_text(text)
-        check_field(name, value, where)
-        return value
+    value = _json_or_text(text)
+    if text.startswith(("[", "{")) or not isinstance(value, str):
+        try:
+            check_field(name, value, where)
+            return value
+        except ValueError:
+            if text.startswith(("[", "{")):
+                raise
     return OPTIONS[name].parse(text, where)
 
 
