@@ -23,13 +23,15 @@ class Stream(IntEnum):
     TRAIN = 0  # batch order and dropout masks of a round (shared by a round and its controls)
     REINIT = 1  # fresh weights of the reinit reset and control
     RANDOM_MASK = 2  # the random_prune control's mask (also the stability ticket's control)
-    TRANSFER_RANDOM_MASK = 10  # transfer: the random ticket's mask
-    TRANSFER_OUTPUT_MASK = 11  # transfer: a random mask of the replaced output layer
-    TRANSFER_FRESH = 12  # transfer: the random ticket's fresh weights
-    STABILITY_COPY_A = 13  # instability analysis: the data order of copy A
-    STABILITY_COPY_B = 14  # ... and of copy B
+    STABILITY_COPY_A = 10  # instability analysis: the data order of copy A
+    STABILITY_COPY_B = 11  # ... and of copy B
     PRUNE_AT_INIT_BATCH = 20  # SNIP / GraSP: the batch the scores are computed on
     PRUNE_AT_INIT_RANDOM = 21  # the random-mask baseline of pruning at initialisation
+    # transfer used 10-12 too, a collision with the copies above; renumbered with the
+    # late-reset fix, which changes every transfer of a rewound ticket anyway
+    TRANSFER_RANDOM_MASK = 30  # transfer: the random ticket's mask
+    TRANSFER_OUTPUT_MASK = 31  # transfer: a random mask of the replaced output layer
+    TRANSFER_FRESH = 32  # transfer: the random ticket's fresh weights
 
 
 def derived_seed(seed: int, round_index: int, stream: Stream) -> int:
