@@ -347,3 +347,21 @@ def test_paper_rates_for_the_conv_networks(model, conv, fc, scope):
             assert rates[name] == 0.0, name
     assert fraction == pytest.approx(0.2)
 
+
+
+def test_a_given_dataset_is_used_instead_of_loading_the_configs(tmp_path):
+    """dataset=: every runner trains on the Dataset it is handed (here digits, while the
+    config names MNIST files that do not exist) and records its name."""
+    from minilottery.data import load_dataset
+    from minilottery.experiments.stability import run_stability
+
+    digits = load_dataset("digits")
+    config = tiny(dataset="mnist", data_dir=str(tmp_path / "no-such-dir"), rounds=1)
+    results = lottery.run_lottery(config, tmp_path / "run", dataset=digits, progress=False)
+    assert results["meta"]["dataset"]["name"] == "digits"
+    assert results["config"]["dataset"] == "digits"
+    stability = run_stability(config, [0], tmp_path / "stab", dataset=digits, points=3,
+                              progress=False, log=lambda line: None)
+    assert stability["meta"]["dataset"] == "digits"
+    with pytest.raises(ValueError, match="dataset: got dict"):
+        lottery.run_lottery(config, tmp_path / "bad", dataset={"x": 1}, progress=False)
