@@ -353,7 +353,10 @@ def test_a_given_dataset_is_used_instead_of_loading_the_configs(tmp_path):
     """dataset=: every runner trains on the Dataset it is handed (here digits, while the
     config names MNIST files that do not exist) and records its name."""
     from minilottery.data import load_dataset
+    from minilottery.experiments.pruning_at_init import run_prune_at_init
     from minilottery.experiments.stability import run_stability
+    from minilottery.experiments.supermask import run_supermask
+    from minilottery.transfer import TransferConfig, run_transfer
 
     digits = load_dataset("digits")
     config = tiny(dataset="mnist", data_dir=str(tmp_path / "no-such-dir"), rounds=1)
@@ -363,5 +366,15 @@ def test_a_given_dataset_is_used_instead_of_loading_the_configs(tmp_path):
     stability = run_stability(config, [0], tmp_path / "stab", dataset=digits, points=3,
                               progress=False, log=lambda line: None)
     assert stability["meta"]["dataset"] == "digits"
+    at_init = run_prune_at_init(tmp_path / "run", ["random"], tmp_path / "pai", dataset=digits,
+                                progress=False, log=lambda line: None)
+    assert [r["round"] for r in at_init["methods"]["random"]] == [1]
+    masks = run_supermask(tmp_path / "run", tmp_path / "sm", dataset=digits, random_seeds=1,
+                          log=lambda line: None)
+    assert masks["dataset"] == "digits"
+    moved = run_transfer(TransferConfig(source=str(tmp_path / "run"), dataset="mnist",
+                                        data_dir=str(tmp_path / "no-such-dir")),
+                         tmp_path / "transfer", dataset=digits, progress=False)
+    assert moved["meta"]["dataset"]["name"] == "digits" and len(moved["rounds"]) == 1
     with pytest.raises(ValueError, match="dataset: got dict"):
         lottery.run_lottery(config, tmp_path / "bad", dataset={"x": 1}, progress=False)
