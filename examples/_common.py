@@ -15,7 +15,6 @@ own default output directory, so their runs never collide.
 from __future__ import annotations
 
 import argparse
-import math
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -26,8 +25,8 @@ from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 from minilottery.backends import BACKEND_NAMES
 from minilottery.lottery import run_lottery
 from minilottery.plots import draw_series, new_figure, percent_label, save_figure
-from minilottery.report import format_table, percent
 from minilottery.runs import atomic_write_json
+from minilottery.tables import format_table, percent
 
 SCALES = ("smoke", "default", "paper")
 
@@ -117,18 +116,6 @@ def finish(name: str, clock: Stopwatch, out: Path, summary: dict, *results: Mapp
 
 
 # -- reading results -------------------------------------------------------------------------
-
-def with_dense(results: dict, control: str) -> list[dict]:
-    """A control's rounds preceded by round 0 of the ticket: at 100% all networks are one."""
-    records = results.get("controls", {}).get(control, [])
-    return [results["rounds"][0]] + list(records) if records else []
-
-
-def series(records: Sequence[dict], key: str) -> dict[str, list[float]]:
-    """{"density": [...], "mean": [...]} of one field, the input of plot_series."""
-    return {"density": [r["density"] for r in records],
-            "mean": [math.nan if r.get(key) is None else float(r[key]) for r in records]}
-
 
 def ordered_masks(run_dir: Path, round_index: int) -> list[np.ndarray]:
     """The masks of one round's checkpoint, in forward (layer) order.

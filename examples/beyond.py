@@ -32,13 +32,11 @@ import sys
 from _common import Stopwatch, example_parser, out_dir, run, scale_of
 
 from minilottery.config import LotteryConfig
-from minilottery.pruning_at_init import (
-    plot_prune_at_init,
-    prune_at_init_table,
-    run_prune_at_init,
-)
-from minilottery.stability import plot_stability, run_stability, stability_table
-from minilottery.supermask import plot_supermask, run_supermask, supermask_table
+from minilottery.experiments.pruning_at_init import run_prune_at_init
+from minilottery.experiments.stability import run_stability
+from minilottery.experiments.supermask import run_supermask
+from minilottery.plots import plot_prune_at_init, plot_stability, plot_supermask
+from minilottery.tables import prune_at_init_table, stability_table, supermask_table
 
 SCALES = {
     "smoke": dict(config=dict(dataset="digits", width=0.1, iterations=20, rounds=2, rate=0.5),

@@ -43,13 +43,13 @@ from _common import (
     plot_panels,
     run,
     scale_of,
-    series,
-    with_dense,
 )
 
 from minilottery.config import LotteryConfig
+from minilottery.plots import networks as run_networks
 from minilottery.plots import plot_run
-from minilottery.report import format_table
+from minilottery.plots import records_series as series
+from minilottery.tables import format_table
 
 NAME = "conv_nets"
 MODELS = ("conv2", "conv4", "conv6")
@@ -92,7 +92,7 @@ def main(argv=None) -> int:
         plot_run(results[model], out / model)
 
     tickets = {TITLES[m]: r["rounds"] for m, r in results.items()}
-    reinits = {f"{TITLES[m]} reinit": with_dense(r, "reinit") for m, r in results.items()}
+    reinits = {f"{TITLES[m]} reinit": run_networks(r).get("reinit", []) for m, r in results.items()}
     panels = []
     for key, ylabel, percent_y in (
             ("early_stop_test_accuracy", "test accuracy at early stop (%)", True),

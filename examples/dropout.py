@@ -44,11 +44,11 @@ from _common import (
     run,
     scale_of,
 )
-from _common import series as curve
 
 from minilottery.data import default_dataset
 from minilottery.plots import plot_run
-from minilottery.report import format_table
+from minilottery.plots import records_series as curve
+from minilottery.tables import format_table
 
 NAME = "dropout"
 SCALES = {

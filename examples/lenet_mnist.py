@@ -37,14 +37,14 @@ from _common import (
     plot_panels,
     run,
     scale_of,
-    series,
-    with_dense,
 )
 
 from minilottery.config import LotteryConfig
 from minilottery.data import default_dataset
+from minilottery.plots import networks as run_networks
 from minilottery.plots import plot_run
-from minilottery.report import format_table
+from minilottery.plots import records_series as series
+from minilottery.tables import format_table
 
 NAME = "lenet_mnist"
 SCALES = {
@@ -82,7 +82,8 @@ def main(argv=None) -> int:
     plot_run(results, out / "imp")
 
     networks = {"ticket": results["rounds"]}
-    networks.update({name: with_dense(results, name) for name in ("reinit", "random_prune")})
+    networks.update({name: run_networks(results).get(name, [])
+                     for name in ("reinit", "random_prune")})
     runs = {LABELS[name]: records for name, records in networks.items() if records}
     headers, rows = comparison_rows(runs, ACCURACY_AND_ITERATION)
     figure = plot_panels([

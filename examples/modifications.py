@@ -42,12 +42,12 @@ from _common import (
     plot_panels,
     run,
     scale_of,
-    series,
 )
 
 from minilottery.config import LotteryConfig
 from minilottery.plots import plot_run
-from minilottery.report import format_table, percent
+from minilottery.plots import records_series as series
+from minilottery.tables import format_table, percent
 
 NAME = "modifications"
 SCALES = {

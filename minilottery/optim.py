@@ -82,15 +82,24 @@ class Optimizer:
 
     ``lr`` is a number or a schedule (a callable iteration -> lr). Subclasses
     write only ``_update(name, param, grad, lr)``, which changes param in place.
+
+    ``iteration`` is the schedule's position only: an optimizer made to
+    continue a training at iteration k (late reset) starts there, so warmup
+    and learning-rate drops fall where they would have. Anything an update
+    rule counts for itself (Adam's bias correction) it counts per parameter,
+    as PyTorch's ``state["step"]`` does.
     """
 
-    def __init__(self, model, lr, weight_decay: float = 0.0):
+    def __init__(self, model, lr, weight_decay: float = 0.0, *, start_iteration: int = 0):
         self.model = model
         self.schedule = lr if callable(lr) else Constant(lr)
         self.weight_decay = _non_negative("weight_decay", weight_decay)
         self.slots = list(model.parameter_slots())
         self.state: dict[str, dict] = {}
-        self.iteration = 0
+        if isinstance(start_iteration, bool) or not isinstance(start_iteration, int) \
+                or start_iteration < 0:
+            raise ValueError(f"start_iteration: got {start_iteration!r}, expected an int >= 0")
+        self.iteration = start_iteration
         self._masks_seen = None
 
     @property
@@ -140,8 +149,8 @@ class SGD(Optimizer):
     """
 
     def __init__(self, model, lr, momentum: float = 0.0, weight_decay: float = 0.0,
-                 nesterov: bool = False):
-        super().__init__(model, lr, weight_decay)
+                 nesterov: bool = False, *, start_iteration: int = 0):
+        super().__init__(model, lr, weight_decay, start_iteration=start_iteration)
         self.momentum = _non_negative("momentum", momentum)
         if nesterov and self.momentum == 0:
             raise ValueError("nesterov: got True with momentum 0, expected momentum > 0")
@@ -166,14 +175,20 @@ class Adam(Optimizer):
     """Adam (Kingma & Ba) with bias correction, as PyTorch (L2 weight decay, not AdamW).
 
     m ← β₁m + (1-β₁)g;  v ← β₂v + (1-β₂)g²;  w ← w - lr · m̂ / (√v̂ + ε)
+
+    The bias correction counts the updates each parameter's moments have
+    seen (``steps[name]``, PyTorch's ``state["step"]``), not the schedule's
+    iteration: a fresh Adam that continues a schedule at k still corrects
+    zero moments as zero.
     """
 
     def __init__(self, model, lr, betas: tuple[float, float] = (0.9, 0.999),
-                 eps: float = 1e-8, weight_decay: float = 0.0):
-        super().__init__(model, lr, weight_decay)
+                 eps: float = 1e-8, weight_decay: float = 0.0, *, start_iteration: int = 0):
+        super().__init__(model, lr, weight_decay, start_iteration=start_iteration)
         if not (len(betas) == 2 and all(0.0 <= b < 1.0 for b in betas)):
             raise ValueError(f"betas: got {betas!r}, expected two numbers in [0, 1)")
         self.betas = (float(betas[0]), float(betas[1]))
+        self.steps: dict[str, int] = {}  # updates each parameter's moments have seen
         self.eps = _positive("eps", eps)
 
     def _update(self, name, param, grad, lr):
@@ -182,12 +197,13 @@ class Adam(Optimizer):
         state = self.state.get(name)
         if state is None:
             state = self.state[name] = {"m": xp.zeros_like(param), "v": xp.zeros_like(param)}
+        self.steps[name] = self.steps.get(name, 0) + 1
         m, v = state["m"], state["v"]
         m *= beta1
         m += (1 - beta1) * grad
         v *= beta2
         v += (1 - beta2) * (grad * grad)
-        t = self.iteration + 1
+        t = self.steps[name]
         # w -= lr / (1 - β₁ᵗ) · m / (√v / √(1 - β₂ᵗ) + ε)
         denom = xp.sqrt(v)
         denom /= math.sqrt(1 - beta2**t)

@@ -1,10 +1,10 @@
 """One preset per experiment of the papers: optimizer, schedule, batch, pruning rates, reset.
 
-The values are the papers' (see shared/PAPERS.md and the README's table of
-presets). Iteration counts are the papers' numbers of *epochs*: a preset
-scales its iterations, learning-rate milestones, warmup and rewind point by
-``train_size / paper_train_size``, so the bundled 3,500-image MNIST sample
-gets as many passes over its data as the paper's 55,000 images did.
+The values are the papers' (see docs/papers.md). Iteration counts are the
+papers' numbers of *epochs*: a preset scales its iterations, learning-rate
+milestones, warmup and rewind point by ``train_size / paper_train_size``, so
+the bundled 3,500-image MNIST sample gets as many passes over its data as
+the paper's 55,000 images did.
 """
 
 from __future__ import annotations
@@ -55,8 +55,11 @@ class Preset:
             milestones=tuple(max(1, round(m * s)) for m in self.milestones),
             warmup=round(self.warmup * s),
             rewind_iteration=round(self.rewind_iteration * s),
-            eval_every=max(1, min(self.eval_every, iterations // 20)),
         )
+
+    def eval_every_for(self, iterations: int) -> int:
+        """Evaluations every ``eval_every`` iterations, but at least 20 in a training."""
+        return max(1, min(self.eval_every, iterations // 20))
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -71,7 +74,6 @@ class ScaledPreset:
     milestones: tuple[int, ...]
     warmup: int
     rewind_iteration: int
-    eval_every: int
 
 
 PRESETS: dict[str, Preset] = {

@@ -139,6 +139,9 @@ class RunDirectory:
         Raises ConfigMismatchError, saying what differs, when the directory holds
         a run of another configuration (keys in ``ignore`` may differ).
         """
+        if self.path.exists() and not self.path.is_dir():
+            raise ConfigMismatchError(f"out: got {str(self.path)!r}, which is a file; expected "
+                                      "a run directory (new, or one to resume)")
         self.remove_partial_writes()
         if not self.has_results():
             if self.path.exists() and any(self.path.iterdir()):

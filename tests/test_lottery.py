@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from minilottery import lottery, nn
+from minilottery import lottery, nn, recipe
 from minilottery.config import LotteryConfig
 from minilottery.models import get_model
 from minilottery.prune import (
@@ -33,16 +33,18 @@ def tiny(**changes) -> LotteryConfig:
 
 
 class Spy:
-    """Wraps lottery.train: records (label, start weights, masks) of every training."""
+    """Wraps the training of recipe.train_masked: records (label, start weights, masks,
+    start iteration, the optimizer's schedule position) of every training."""
 
     def __init__(self):
         self.calls: list[dict] = []
-        self.real = lottery.train
+        self.real = recipe.train
 
     def __call__(self, model, dataset, optimizer, **kwargs):
         masks = {n: np.array(model.backend.to_numpy(m)) for n, m in model.masks.items()}
         self.calls.append({"label": kwargs["description"], "state": model.state_dict(),
-                           "masks": masks})
+                           "masks": masks, "start": kwargs.get("start_iteration", 0),
+                           "schedule_at": optimizer.iteration})
         return self.real(model, dataset, optimizer, **kwargs)
 
     def ticket(self, round_index: int) -> dict:
@@ -57,7 +59,7 @@ class Spy:
 def spied_run(path, config):
     spy = Spy()
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(lottery, "train", spy)
+        mp.setattr(recipe, "train", spy)
         results = lottery.run_lottery(config, path, progress=False)
     return results, spy, RunDirectory(path)
 
@@ -164,6 +166,25 @@ def test_rewind_reset_starts_from_iteration_k_of_the_dense_run(runs, tmp_path):
         assert_start_is(call["state"], call["masks"], rewind)
 
 
+def test_rewind_rounds_continue_from_k_for_the_remaining_iterations(runs):
+    """Late reset continues the dense training from iteration k (as OpenLTH): the
+    schedule resumes at k and a pruned round, like its controls, trains T - k iterations.
+    (It used to restart the schedule at 0, warmup again, and train T from θ_k.)"""
+    results, spy, _ = runs["rewind"]
+    total = TINY["iterations"]
+    assert [h["iteration"] for h in results["rounds"][0]["history"]][0] == 0
+    assert results["rounds"][0]["iterations"] == total
+    for record in results["rounds"][1:] + results["controls"]["reinit"]:
+        iterations = [h["iteration"] for h in record["history"]]
+        assert iterations[0] == REWIND_AT and iterations[-1] == total
+        assert record["iterations"] == total - REWIND_AT
+        assert REWIND_AT <= record["early_stop_iteration"] <= total
+    for r in (1, 2):
+        assert spy.ticket(r)["start"] == REWIND_AT == spy.ticket(r)["schedule_at"]
+        assert spy.control("reinit", r)["start"] == REWIND_AT
+    assert spy.ticket(0)["start"] == 0 == spy.ticket(0)["schedule_at"]
+
+
 def test_reinit_reset_keeps_the_mask_with_fresh_values(runs):
     results, spy, directory = runs["reinit"]
     init = directory.load_checkpoint("init")["weights"]
@@ -265,8 +286,8 @@ def test_controls_one_record_per_pruned_round_at_the_ticket_density(runs):
     (dict(model="lenet5"), r"model: got 'lenet5', expected one of lenet300, conv2"),
     # an explicit 0 is refused, never replaced by the preset's value
     (dict(batch_size=0), r"batch_size: got 0, expected 1 to the training set's size 1000"),
-    (dict(iterations=0), r"iterations and eval_every: got 0"),
-    (dict(eval_every=0), r"iterations and eval_every: got 40 and 0"),
+    (dict(iterations=0), r"iterations: got 0, expected >= 1"),
+    (dict(eval_every=0), r"eval_every: got 0, expected >= 1"),
     (dict(lr=0.0), r"lr: got 0.0, expected a finite number > 0"),
     (dict(weight_decay=-1e-4), r"weight_decay: got -0.0001"),
 ])
@@ -287,7 +308,7 @@ def test_unknown_names_are_refused_before_anything_is_written(tmp_path):
 
 
 def test_paper_rates_give_the_papers_lenet_density_sequence():
-    """fc 20% and output 10% a round at full width: PAPERS.md's 100, 80, 64.1, ..., 1.2 %."""
+    """fc 20% and output 10% a round at full width: docs/papers.md's 100, 80, 64.1, ..., 1.2 %."""
     paper = [100, 80, 64.1, 51.3, 41.1, 32.9, 26.3, 21.1, 16.9, 13.5, 10.8, 8.7, 7.0, 5.6,
              4.5, 3.6, 2.9, 2.3, 1.9, 1.5, 1.2]
     config = LotteryConfig(model="lenet300").resolved(3500)
@@ -326,3 +347,34 @@ def test_paper_rates_for_the_conv_networks(model, conv, fc, scope):
             assert rates[name] == 0.0, name
     assert fraction == pytest.approx(0.2)
 
+
+
+def test_a_given_dataset_is_used_instead_of_loading_the_configs(tmp_path):
+    """dataset=: every runner trains on the Dataset it is handed (here digits, while the
+    config names MNIST files that do not exist) and records its name."""
+    from minilottery.data import load_dataset
+    from minilottery.experiments.pruning_at_init import run_prune_at_init
+    from minilottery.experiments.stability import run_stability
+    from minilottery.experiments.supermask import run_supermask
+    from minilottery.transfer import TransferConfig, run_transfer
+
+    digits = load_dataset("digits")
+    config = tiny(dataset="mnist", data_dir=str(tmp_path / "no-such-dir"), rounds=1)
+    results = lottery.run_lottery(config, tmp_path / "run", dataset=digits, progress=False)
+    assert results["meta"]["dataset"]["name"] == "digits"
+    assert results["config"]["dataset"] == "digits"
+    stability = run_stability(config, [0], tmp_path / "stab", dataset=digits, points=3,
+                              progress=False, log=lambda line: None)
+    assert stability["meta"]["dataset"] == "digits"
+    at_init = run_prune_at_init(tmp_path / "run", ["random"], tmp_path / "pai", dataset=digits,
+                                progress=False, log=lambda line: None)
+    assert [r["round"] for r in at_init["methods"]["random"]] == [1]
+    masks = run_supermask(tmp_path / "run", tmp_path / "sm", dataset=digits, random_seeds=1,
+                          log=lambda line: None)
+    assert masks["dataset"] == "digits"
+    moved = run_transfer(TransferConfig(source=str(tmp_path / "run"), dataset="mnist",
+                                        data_dir=str(tmp_path / "no-such-dir")),
+                         tmp_path / "transfer", dataset=digits, progress=False)
+    assert moved["meta"]["dataset"]["name"] == "digits" and len(moved["rounds"]) == 1
+    with pytest.raises(ValueError, match="dataset: got dict"):
+        lottery.run_lottery(config, tmp_path / "bad", dataset={"x": 1}, progress=False)

@@ -3,7 +3,7 @@
 Weight counts are the prunable weights (Linear and Conv2d weights), the
 figure the papers report. Each exact count is also written out as the
 arithmetic of its architecture, and checked against the paper's rounded
-figure (PAPERS.md) within the precision the paper gives.
+figure (docs/papers.md) within the precision the paper gives.
 """
 
 from __future__ import annotations
@@ -29,10 +29,10 @@ WEIGHT_COUNTS = [
     ("conv4", CIFAR, conv(3, 64) + conv(64, 64) + conv(64, 128) + conv(128, 128)
      + 8 * 8 * 128 * 256 + 256 * 256 + 256 * 10, 2_400_000, 50_000, "LTH table: 2.4M"),
     # The LTH table says 1.7M; its own architecture with "same" padding gives 2.26M
-    # (PAPERS.md: "say which the code builds"), so the yardstick is the arithmetic.
+    # (docs/papers.md: our conv6 builds the 2.26M network), so the yardstick is the arithmetic.
     ("conv6", CIFAR, conv(3, 64) + conv(64, 64) + conv(64, 128) + conv(128, 128)
      + conv(128, 256) + conv(256, 256) + 4 * 4 * 256 * 256 + 256 * 256 + 256 * 10,
-     2_260_000, 5_000, "PAPERS.md: 'about 2.26M' with same padding"),
+     2_260_000, 5_000, "docs/papers.md: 'about 2.26M' with same padding"),
     ("vgg19", CIFAR, conv(3, 64) + conv(64, 64) + conv(64, 128) + conv(128, 128)
      + conv(128, 256) + 3 * conv(256, 256) + conv(256, 512) + 7 * conv(512, 512) + 512 * 10,
      20_000_000, 50_000, "LTH table: 20.0M"),

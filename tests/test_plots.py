@@ -9,7 +9,7 @@ from itertools import pairwise
 import matplotlib.image
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from minilottery import plots
@@ -302,6 +302,7 @@ def test_density_ticks_like_the_paper():
 
 @settings(deadline=None)
 @given(st.lists(st.floats(0.01, 100), min_size=1, max_size=40), st.integers(3, 12))
+@example([31.0, 32.0, 33.0], 3)
 def test_density_ticks_properties(percents, max_ticks):
     ticks = plots.density_ticks(percents, max_ticks)
     values = {round(p, 6) for p in percents}
@@ -313,7 +314,17 @@ def test_density_ticks_properties(percents, max_ticks):
         ratio = plots.TICK_RATIO
         if len(values) > max_ticks:
             ratio = max(ratio, (max(values) / min(values)) ** (1 / (max_ticks - 1)))
-        assert all(a / b >= ratio * (1 - 1e-9) for a, b in pairwise(ticks))
+        if ticks == [max(values), min(values)] and max(values) / min(values) < ratio:
+            # The ends are always labelled, however close; then no other value fits between
+            assert all(max(values) / v < ratio for v in values)
+        else:
+            assert all(a / b >= ratio * (1 - 1e-9) for a, b in pairwise(ticks))
+
+
+def test_density_ticks_keep_both_ends_when_they_are_close():
+    """[31, 32, 33]: every pair within the factor 1.1, but the largest and the smallest
+    are always labelled (the property test used to demand 1.1 between them too)."""
+    assert plots.density_ticks([31, 32, 33], max_ticks=3) == [33, 31]
 
 
 def test_plots_never_import_pyplot():

@@ -12,19 +12,19 @@ from hypothesis import strategies as st
 from minilottery import nn
 from minilottery.cli import main
 from minilottery.config import LotteryConfig
-from minilottery.lottery import run_lottery
-from minilottery.prune import ones_masks, random_masks_like
-from minilottery.pruning_at_init import (
+from minilottery.experiments.pruning_at_init import (
     grasp_masks,
     grasp_scores,
     method_masks,
-    parse_methods,
     random_masks,
+    run_prune_at_init,
     snip_masks,
     snip_scores,
     synflow_masks,
     synflow_scores,
 )
+from minilottery.lottery import run_lottery
+from minilottery.prune import ones_masks, random_masks_like
 
 
 def mlp(sizes, seed=0, bias=True, backend=None):
@@ -174,8 +174,8 @@ def test_bad_arguments_are_rejected():
         random_masks(model, 0.0, seed=0)
     with pytest.raises(ValueError, match="method"):
         method_masks("magnitude", model, 0.5, None)
-    with pytest.raises(ValueError, match="--methods"):
-        parse_methods("snip,nope")
+    with pytest.raises(ValueError, match="methods"):
+        run_prune_at_init("unused", ["snip", "nope"], "unused")
 
 
 def test_prune_at_init_command_matches_the_source_densities(tmp_path, capsys):

@@ -19,7 +19,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from minilottery import lottery, runs
+from minilottery import lottery, recipe, runs
 from minilottery.config import LotteryConfig
 from minilottery.runs import (
     ConfigMismatchError,
@@ -180,7 +180,7 @@ class Interrupt:
 def test_a_run_stopped_during_training_resumes_to_the_same_results(reference, tmp_path,
                                                                    monkeypatch, call):
     """Trainings: 1 = round 0, 2..4 = round 1 and its controls, 5..7 = round 2 and its."""
-    monkeypatch.setattr(lottery, "train", Interrupt(lottery.train, call))
+    monkeypatch.setattr(recipe, "train", Interrupt(recipe.train, call))
     with pytest.raises(KeyboardInterrupt):
         lottery.run_lottery(LotteryConfig(**TINY), tmp_path, progress=False)
     finished = read_results(tmp_path)["rounds"]
@@ -215,7 +215,7 @@ def test_resume_of_a_rewind_run(tmp_path, monkeypatch):
     config = LotteryConfig(**{**TINY, "reset": "rewind", "rewind_iteration": 0.25,
                               "controls": ("random_prune",)})
     lottery.run_lottery(config, tmp_path / "ref", progress=False)
-    monkeypatch.setattr(lottery, "train", Interrupt(lottery.train, 4))
+    monkeypatch.setattr(recipe, "train", Interrupt(recipe.train, 4))
     with pytest.raises(KeyboardInterrupt):
         lottery.run_lottery(config, tmp_path / "cut", progress=False)
     monkeypatch.undo()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 
 import numpy as np
@@ -12,17 +13,17 @@ from hypothesis import strategies as st
 from minilottery import nn
 from minilottery.backends import get_backend
 from minilottery.cli import main
+from minilottery.cli.arguments import comma_list
 from minilottery.config import LotteryConfig
-from minilottery.lottery import run_lottery
-from minilottery.stability import (
+from minilottery.experiments.stability import (
     alpha_grid,
     error_barrier,
     interpolate_states,
     line_errors,
-    parse_iterations,
     run_stability,
     stable_point,
 )
+from minilottery.lottery import run_lottery
 from minilottery.train import evaluate
 
 TINY = ["--dataset", "digits", "--width", "0.1", "--iterations", "30", "--no-progress"]
@@ -106,10 +107,11 @@ def test_stable_point_is_the_smallest_k_below_threshold():
     assert stable_point(records, 0.0) is None
 
 
-def test_parse_iterations():
-    assert parse_iterations("0,50, 100") == [0, 50, 100]
-    with pytest.raises(ValueError, match="rewind-iterations"):
-        parse_iterations("0,a")
+def test_rewind_iterations_take_commas():
+    parse = comma_list("--rewind-iterations", int)
+    assert parse("0,50, 100") == [0, 50, 100]
+    with pytest.raises(argparse.ArgumentTypeError, match="'0,a'"):
+        parse("0,a")
 
 
 def test_stability_command_runs_and_resumes(tmp_path, capsys):

@@ -11,9 +11,9 @@ from hypothesis import strategies as st
 
 from minilottery.cli import main
 from minilottery.config import LotteryConfig
+from minilottery.experiments.supermask import same_sign_masks, signed_constant
 from minilottery.lottery import run_lottery
 from minilottery.runs import RunDirectory
-from minilottery.supermask import same_sign_masks, signed_constant
 
 
 def test_signed_constant_keeps_signs_and_uses_the_layer_std():

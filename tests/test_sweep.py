@@ -11,11 +11,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from minilottery.aggregate import reduce
 from minilottery.cli import main
 from minilottery.lottery import run_lottery
-from minilottery.sweep import SWEEP_FILE, execution, run_sweep
-from minilottery.sweep_spec import (
+from minilottery.sweep import SWEEP_FILE, execution, reduce, run_sweep
+from minilottery.sweep.spec import (
     SweepSpec,
     load_sweep,
     parse_value,

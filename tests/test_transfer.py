@@ -10,25 +10,25 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from minilottery import transfer as transfer_module
 from minilottery.cli import main
 from minilottery.config import LotteryConfig
 from minilottery.lottery import run_lottery
 from minilottery.models import get_model
 from minilottery.nn import prunable_layers
-from minilottery.prune import output_layer
+from minilottery.plots import plot_transfer
+from minilottery.prune import apply_masks, output_layer, random_masks_like
 from minilottery.runs import ConfigMismatchError, RunDirectory
+from minilottery.tables import transfer_table
 from minilottery.transfer import (
     TransferConfig,
     TransferRun,
     load_source,
-    plot_transfer,
     run_transfer,
     target_config,
-    transfer_table,
     transferred_masks,
     transferred_state,
 )
+from minilottery.transfer import run as transfer_module
 
 TINY = dict(data_seed=0, batch_size=32, iterations=12, eval_every=6, rounds=2,
             controls=(), seed=3)
@@ -87,7 +87,7 @@ def test_transferred_weights_are_the_source_reset_weights_under_the_mask(vgg_sou
     # Loaded and masked: equal where the mask keeps a weight, exactly zero elsewhere
     run.model.load_state_dict(start)
     model_masks = transferred_masks(run.model, masks, "dense", seed=0)
-    transfer_module.apply_masks(run.model, model_masks)
+    apply_masks(run.model, model_masks)
     for name, weight in _prunable(run.model).items():
         if name == out:
             assert model_masks[name].all()
@@ -167,7 +167,7 @@ def test_random_ticket_mask_differs_but_counts_agree(lenet_source):
     source = load_source(lenet_source)
     model = get_model("lenet300", (1, 8, 8), 10, 0.1, seed=0)
     masks = transferred_masks(model, source.masks(2), "dense", 0)
-    random = transfer_module.random_masks_like(masks, 5)
+    random = random_masks_like(masks, 5)
     for name, mask in masks.items():
         assert np.count_nonzero(random[name]) == np.count_nonzero(mask)
     assert not np.array_equal(random["1.weight"], masks["1.weight"])
@@ -185,14 +185,14 @@ def test_resume_skips_finished_densities(lenet_transfer, tmp_path, monkeypatch):
     stored["controls"]["random_ticket"].pop()
     (copy / "results.json").write_text(json.dumps(stored))
     calls = []
-    original = transfer_module.train
-    monkeypatch.setattr(transfer_module, "train",
+    original = transfer_module.train_masked
+    monkeypatch.setattr(transfer_module, "train_masked",
                         lambda *a, **k: calls.append(k["description"]) or original(*a, **k))
 
     def no_imp(*args, **kwargs):
         raise AssertionError("the target IMP run was finished and must not train again")
 
-    monkeypatch.setattr("minilottery.lottery.train", no_imp)
+    monkeypatch.setattr("minilottery.lottery.train_masked", no_imp)
     resumed = run_transfer(config, copy, progress=False)
     assert len(calls) == 2  # the missing density's transferred and random tickets only
     assert [r["round"] for r in resumed["rounds"]] == [1, 2]

@@ -30,19 +30,6 @@ class Dataset:
     std: tuple[float, ...]
     class_names: tuple[str, ...] | None = None  # one per class, where the source names them
 
-    @classmethod
-    def from_arrays(cls, x_train, y_train, x_test=None, y_test=None, **options) -> Dataset:
-        """Your own arrays as a Dataset, split and normalised as load_dataset does.
-
-        The same as ``dataset_from_arrays`` (which documents the options: name,
-        num_classes, class_names, layout, seed, val_fraction, test_fraction,
-        resize, channels, normalize, max_train).
-        """
-        # Imported here: the pipeline builds Datasets, so it imports this module
-        from .pipeline import dataset_from_arrays
-
-        return dataset_from_arrays(x_train, y_train, x_test, y_test, **options)
-
     def __post_init__(self):
         shape = self.x_train.shape[1:] if getattr(self.x_train, "ndim", 0) == 4 else None
         for split in SPLITS:

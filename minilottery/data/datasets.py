@@ -11,7 +11,7 @@ can meet in a ticket transfer:
    input shape for ticket transfer;
 4. normalise per channel with the mean and std of the training split only
    (the validation and test splits must not leak into the statistics).
-Steps 2 to 4 are pipeline.py's; arrays from Python (``Dataset.from_arrays``)
+Steps 2 to 4 are pipeline.py's; arrays from Python (``dataset_from_arrays``)
 join there at step 2.
 """
 

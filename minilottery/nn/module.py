@@ -38,6 +38,11 @@ class Module:
         self.buffers: dict[str, object] = {}
         self.training = True
         self.backend = get_backend(backend)
+        # Set on a whole model by the layers above, declared here so a model's attributes
+        # are all in one place: the masks in force (prune.apply_masks; every optimizer step
+        # reads them) and how to build it again (models.get_model's ModelSpec)
+        self.masks: dict[str, object] | None = None
+        self.spec = None
 
     def __setattr__(self, name, value):
         if isinstance(value, Module):

@@ -3,7 +3,8 @@
 The figures of Frankle & Carbin (arXiv 1803.03635) and Morcos et al.
 (arXiv 1906.02773) are averages over five or more trials with their spread.
 A sweep describes those trials in one small TOML file (or the same structure
-as JSON); sweep.py runs them.
+as JSON); execute.py runs them. Its fields and their types are LotteryConfig's
+own, through schema.py: the same schema as the command line's flags.
 
     [base]                      # LotteryConfig fields shared by every run
     model = "lenet300"
@@ -31,53 +32,27 @@ import difflib
 import itertools
 import json
 import re
-from dataclasses import MISSING, dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import optim
-from .config import CONTROLS, RESETS, SCOPES, STRATEGIES, LotteryConfig
-from .data import DATASET_NAMES
-from .models import MODEL_NAMES
-
-FIELDS = {f.name: f for f in fields(LotteryConfig)}
-# Names checked before anything runs (values that depend on the data fail at run time)
-_CHOICES = {"model": MODEL_NAMES, "dataset": DATASET_NAMES, "strategy": STRATEGIES,
-            "scope": SCOPES, "reset": RESETS, "optimizer": tuple(optim.OPTIMIZERS)}
-
+from ..config import LotteryConfig
+from ..schema import OPTIONS
 
 # -- the sweep file -----------------------------------------------------------------------
 
-# The Python types a TOML / JSON value may have for each annotation of LotteryConfig
-_CHECKS = {"int": lambda v: isinstance(v, int) and not isinstance(v, bool),
-           "float": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
-           "str": lambda v: isinstance(v, str),
-           "tuple": lambda v: isinstance(v, (list, tuple)),
-           "dict": lambda v: isinstance(v, dict),
-           "None": lambda v: v is None}
-
-
 def _default(name: str):
-    f = FIELDS[name]
-    return f.default_factory() if f.default_factory is not MISSING else f.default
+    return OPTIONS[name].default
 
 
 def check_field(name: str, value, where: str) -> None:
-    """ValueError naming ``where`` and the field when ``name`` or ``value`` cannot be used."""
-    if name not in FIELDS:
-        close = difflib.get_close_matches(name, FIELDS, n=1)
+    """ValueError naming ``where`` and the field when ``name`` or ``value`` cannot be used
+    (the names, types and choices are LotteryConfig's, schema.py)."""
+    if name not in OPTIONS:
+        close = difflib.get_close_matches(name, OPTIONS, n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         raise ValueError(f"{where}: unknown field {name!r}{hint}; LotteryConfig fields are "
-                         f"{', '.join(FIELDS)}")
-    annotation = str(FIELDS[name].type)  # e.g. "float | None", "tuple[int, ...]"
-    kinds = [kind.split("[")[0] for kind in annotation.split(" | ")]
-    if not any(_CHECKS.get(kind, lambda v: True)(value) for kind in kinds):
-        raise ValueError(f"{where}: field {name!r} got {value!r}, expected {annotation}")
-    if name in _CHOICES and value is not None and value not in _CHOICES[name]:
-        raise ValueError(f"{where}: field {name!r} got {value!r}, expected one of "
-                         f"{', '.join(_CHOICES[name])}")
-    if name == "controls" and not set(value) <= set(CONTROLS):
-        raise ValueError(f"{where}: field 'controls' got {value!r}, expected a list of "
-                         f"{', '.join(CONTROLS)}")
+                         f"{', '.join(OPTIONS)}")
+    OPTIONS[name].check(value, where)
 
 
 def _table(value, where: str) -> dict:
@@ -220,24 +195,20 @@ def split_values(text: str) -> list[str]:
 
 
 def parse_value(name: str, text: str, where: str):
-    """A command-line value for field ``name``: JSON where it parses, else the text.
-
-    Tuple fields also take 'a+b' (``controls=reinit+random_prune``); 'none'
-    is None, or the empty list for ``controls``.
-    """
+    """A command-line value for field ``name``: JSON where it parses as the field's type
+    (``[2,3]``, ``{"a": 0.1}``), else the schema's text syntax (``reinit+random_prune``,
+    ``none``; schema.Option.parse)."""
     check_field(name, _default(name), where)  # the field exists
-    annotation = str(FIELDS[name].type)
     text = text.strip()
-    if text.lower() in ("none", "null"):
-        value = None if "None" in annotation else []
-    elif annotation.split(" | ")[0] == "str":
-        value = text
-    elif annotation.startswith("tuple") and not text.startswith("["):
-        value = [_json_or_text(part) for part in text.split("+")]
-    else:
-        value = _json_or_text(text)
-    check_field(name, value, where)
-    return value
+    value = _json_or_text(text)
+    if text.startswith(("[", "{")) or not isinstance(value, str):
+        try:
+            check_field(name, value, where)
+            return value
+        except ValueError:
+            if text.startswith(("[", "{")):
+                raise
+    return OPTIONS[name].parse(text, where)
 
 
 def _json_or_text(text: str):

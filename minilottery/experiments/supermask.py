@@ -1,7 +1,7 @@
 """Supermasks: how good is a ticket's mask on its initial weights, with no training at all?
 
 Zhou, Lan, Liu & Yosinski, "Deconstructing Lottery Tickets: Zeros, Signs,
-and the Supermask" (arXiv 1905.01067) found that the IMP mask applied to the
+and the Supermask" (arXiv 1905.01067; docs/papers.md) found that the IMP mask applied to the
 untrained initial weights already classifies far above chance: the mask
 itself is a form of training. We measure the test accuracy of
 mask ⊙ W_init at every round's density of a lottery run, for these variants:
@@ -27,22 +27,17 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import LotteryConfig
-from .models import get_model
-from .nn import prunable_layers
-from .prune import apply_masks, density, random_masks_like
-from .runs import RunDirectory, atomic_write_json
-from .train import evaluate
+from ..config import LotteryConfig
+from ..data import Dataset
+from ..nn import prunable_layers
+from ..prune import apply_masks, density, random_masks_like
+from ..recipe import build_model
+from ..runs import RunDirectory, atomic_write_json
+from ..train import evaluate
 
 RANDOM_SEEDS = 5
 VARIANTS = ("large_final", "large_final_signed_constant", "large_final_same_sign",
             "large_final_same_sign_signed_constant", "random", "random_signed_constant")
-
-
-def _variants(results: dict) -> list[str]:
-    """The variants present in ``results``, in the order of VARIANTS."""
-    present = {v for r in results["rounds"] for v in r["test_accuracy"]}
-    return [v for v in VARIANTS if v in present]
 
 
 def signed_constant(state: dict, masks: dict) -> dict:
@@ -82,15 +77,16 @@ def masked_accuracy(model, state: dict, masks: dict, dataset) -> float:
     return evaluate(model, dataset.x_test, dataset.y_test)[1]
 
 
-def run_supermask(run_dir, out_dir, *, backend=None, random_seeds: int = RANDOM_SEEDS,
-                  log=print) -> dict:
-    """Accuracy without training of every variant at every round of the lottery run."""
+def run_supermask(run_dir, out_dir, *, dataset: Dataset | None = None, backend=None,
+                  random_seeds: int = RANDOM_SEEDS, log=print) -> dict:
+    """Accuracy without training of every variant at every round of the lottery run
+    (evaluated on ``dataset`` if given, else on the run's own dataset)."""
     source = RunDirectory(run_dir)
     results = source.load_results()
     config = LotteryConfig.from_dict(results["config"])
-    dataset = config.load_data()
-    model = get_model(config.model, dataset.input_shape, dataset.num_classes, config.width,
-                      config.seed, dropout=config.dropout, backend=backend)
+    if dataset is None:
+        dataset = config.load_data()
+    model = build_model(config, dataset, backend=backend)
     init = source.load_checkpoint("init")["weights"]
     names = [name for name, _ in prunable_layers(model)]
     rounds = []
@@ -123,40 +119,3 @@ def run_supermask(run_dir, out_dir, *, backend=None, random_seeds: int = RANDOM_
            "random_seeds": random_seeds, "rounds": rounds}
     atomic_write_json(Path(out_dir) / "results.json", out)
     return out
-
-
-def supermask_table(results: dict) -> str:
-    from .report import format_table, percent
-    variants = _variants(results)
-    rows = [[r["round"], percent(r["density"], 2)]
-            + [percent(r["test_accuracy"].get(v), 1) for v in variants]
-            + [percent(r["trained_early_stop_test_accuracy"], 1)]
-            for r in results["rounds"]]
-    short = [v.replace("large_final", "LF").replace("signed_constant", "sc") for v in variants]
-    return format_table(["round", "density %"] + [f"{v} %" for v in short] + ["trained %"],
-                        rows)
-
-
-def plot_supermask(results: dict, out_dir) -> Path:
-    """Untrained test accuracy against density, one line per variant."""
-    from .plots import plot_series
-    variants = _variants(results)
-    series = {}
-    for variant in variants:
-        rs = [r for r in results["rounds"] if variant in r["test_accuracy"]]
-        series[variant.replace("_", " ")] = {
-            "density": [r["density"] for r in rs],
-            "mean": [r["test_accuracy"][variant] for r in rs]}
-    path = Path(out_dir) / "supermask.png"
-    plot_series(series, path, ylabel="test accuracy, no training (%)",
-                title="supermasks: masks on the initial weights", log_x=True, percent_y=True)
-    return path
-
-
-def cmd_supermask(args) -> int:
-    """``minilottery supermask RUN_DIR --out DIR``."""
-    results = run_supermask(args.run_dir, args.out, backend=args.backend)
-    path = plot_supermask(results, args.out)
-    print(supermask_table(results))
-    print(f"results: {Path(args.out) / 'results.json'}; plot: {path}")
-    return 0

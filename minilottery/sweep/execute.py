@@ -1,9 +1,9 @@
 """Sweeps: run every configuration of a sweep file as its own lottery run, with joblib.
 
 The papers' curves are means over trials (Frankle & Carbin, arXiv 1803.03635,
-average five; Morcos et al., arXiv 1906.02773, six or more). Each trial is an
+average five; Morcos et al., arXiv 1906.02773, six or more; docs/papers.md). Each trial is an
 independent ``run_lottery`` call in its own run directory under the sweep's
-directory (names from sweep_spec.py), so a sweep is embarrassingly parallel
+directory (names from spec.py), so a sweep is embarrassingly parallel
 and the work of running it belongs to an existing engine:
 
 - ``jobs=N``: N local processes through joblib's loky backend. Each worker
@@ -34,9 +34,9 @@ import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .config import LotteryConfig
-from .runs import RunDirectory, atomic_write_json, config_differences
-from .sweep_spec import SweepRun, SweepSpec, load_sweep, spec_from_options
+from ..config import LotteryConfig
+from ..runs import RunDirectory, atomic_write_json, config_differences
+from .spec import SweepRun, SweepSpec
 
 SWEEP_FILE = "sweep.json"
 
@@ -69,7 +69,7 @@ def execute_run(name: str, config: dict, run_dir: str, backend=None, threads=Non
     """
     from threadpoolctl import threadpool_limits
 
-    from .lottery import run_lottery
+    from ..lottery import run_lottery
 
     started = time.perf_counter()
     try:
@@ -271,29 +271,3 @@ def _close_queued(manifest: Manifest, status: str, error) -> list[str]:
     for name in names:
         manifest.set(name, status=status, error=error)
     return names
-
-
-# -- the command line ---------------------------------------------------------------------
-
-def cmd_sweep(args) -> int:
-    """``minilottery sweep [FILE] --out DIR [--grid F=A,B] [--set F=V] [--jobs N | --dask A]``."""
-    from .aggregate import aggregate_sweep
-
-    if not (args.file or args.grid or args.set):
-        raise ValueError("sweep: give a sweep FILE, or --grid FIELD=V1,V2 / --set FIELD=VALUE")
-    spec = spec_from_options(load_sweep(args.file) if args.file else None, args.set, args.grid)
-    runs = spec.expand()
-    if args.list:
-        for run in runs:
-            print(run.name)
-        return 0
-    print(f"sweep: {len(runs)} runs in {args.out}")
-    report = run_sweep(spec, args.out, jobs=args.jobs, dask=args.dask, threads=args.threads,
-                       backend=args.backend, progress=not args.no_progress)
-    print(report.summary())
-    if len(report.done) + len(report.skipped):
-        table, paths = aggregate_sweep(args.out, band=args.band)
-        print(table)
-        for path in paths:
-            print(path)
-    return 0 if report.ok else 1

@@ -1,7 +1,7 @@
 """Instability analysis: does training from iteration k end in one linearly connected valley?
 
 Frankle, Dziugaite, Roy & Carbin, "Linear Mode Connectivity and the Lottery
-Ticket Hypothesis" (arXiv 1912.05671). Take the weights θ_k of a network at
+Ticket Hypothesis" (arXiv 1912.05671; docs/papers.md). Take the weights θ_k of a network at
 iteration k of training (dense, or a ticket: a mask applied to them). Train
 two copies from θ_k to the end of training, identical except for the order
 of the data (a different seed). Then walk the straight line between the two
@@ -22,7 +22,7 @@ late-reset point k of a lottery run (``--reset rewind --rewind-iteration auto``)
 Choices made here:
 - The two copies train for the remaining T - k iterations with the learning
   rate schedule continuing from iteration k and a fresh optimizer state (as
-  OpenLTH does when it rewinds).
+  OpenLTH does when it rewinds, and as a late-reset round of the lottery does).
 - A ticket's masks are respected on the line: both ends are zero at pruned
   weights and so is every interpolated point (we multiply by the mask).
 - BatchNorm running statistics are interpolated like the weights. (The paper
@@ -39,17 +39,16 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import LotteryConfig, make_optimizer
-from .lottery import derived_seed
-from .models import get_model
-from .prune import apply_masks, density, random_masks_like
-from .runs import RunDirectory
-from .train import evaluate, train
+from ..config import LotteryConfig
+from ..data import Dataset
+from ..prune import density, random_masks_like
+from ..recipe import build_model, prepare, round_seed, train_masked
+from ..runs import RunDirectory
+from ..seeds import Stream, derived_seed
+from ..train import evaluate
 
 DEFAULT_POINTS = 30
 DEFAULT_THRESHOLD = 0.02
-# Seed streams (the lottery uses 0-2): round-0 training, the two copies, the random mask
-_TRAIN, _RANDOM_MASK, _COPY_A, _COPY_B = 0, 2, 10, 11
 # Candidate k for --rewind-iteration auto, as fractions of training
 AUTO_FRACTIONS = (0.0, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2)
 
@@ -122,17 +121,15 @@ def trajectory_states(config: LotteryConfig, dataset, ks: Sequence[int], *, init
     and the same data order as round 0 of a lottery run of ``config``, so the
     state at k is exactly what that run would rewind to.
     """
-    model = get_model(config.model, dataset.input_shape, dataset.num_classes, config.width,
-                      config.seed, dropout=config.dropout, backend=backend)
-    if init_state is not None:
-        model.load_state_dict(init_state)
+    model = build_model(config, dataset, backend=backend)
+    if init_state is None:
+        init_state = model.state_dict()
     last = max(ks)
     if last == 0:
-        return {0: model.state_dict()}
-    result = train(model, dataset, make_optimizer(model, config), iterations=last,
-                   batch_size=config.batch_size, eval_every=last,
-                   seed=derived_seed(config.seed, 0, _TRAIN), snapshot_at=ks,
-                   progress=progress, description=f"dense to k={last}")
+        return {0: init_state}
+    result = train_masked(model, dataset, config, None, init_state, seed=round_seed(config, 0),
+                          iterations=last, eval_every=last, snapshot_at=ks,
+                          progress=progress, description=f"dense to k={last}")
     return result.snapshots
 
 
@@ -148,20 +145,14 @@ def instability(config: LotteryConfig, dataset, start_state, k: int, masks=None,
         raise ValueError(f"k: got {k}, expected an iteration in [0, {c.iterations}) "
                          "(training must have iterations left after k)")
     started = time.perf_counter()
-    model = get_model(c.model, dataset.input_shape, dataset.num_classes, c.width, c.seed,
-                      dropout=c.dropout, backend=backend)
+    model = build_model(c, dataset, backend=backend)
     ends, accuracies = [], []
-    for copy, purpose in enumerate((_COPY_A, _COPY_B)):
-        model.load_state_dict(start_state)
-        if masks is not None:
-            apply_masks(model, masks)
-        optimizer = make_optimizer(model, c)
-        optimizer.iteration = k  # the schedule continues where θ_k was taken
-        remaining = c.iterations - k
-        result = train(model, dataset, optimizer, iterations=remaining,
-                       batch_size=c.batch_size, eval_every=remaining,
-                       seed=derived_seed(c.seed, k, purpose), progress=progress,
-                       description=f"k={k} copy {'AB'[copy]}")
+    for copy, stream in enumerate((Stream.STABILITY_COPY_A, Stream.STABILITY_COPY_B)):
+        # The schedule continues where θ_k was taken, for the T - k iterations left
+        result = train_masked(model, dataset, c, masks, start_state,
+                              seed=derived_seed(c.seed, k, stream), start_iteration=k,
+                              eval_every=c.iterations, progress=progress,
+                              description=f"k={k} copy {'AB'[copy]}")
         ends.append(model.state_dict())
         accuracies.append(result.final_test_accuracy)
     alphas = alpha_grid(points)
@@ -198,13 +189,13 @@ def _ticket(run_dir, round_index: int):
         config = replace(config, rewind_iteration=None, reset="init")
     masks = directory.load_checkpoint(f"round_{round_index:02d}")["masks"]
     init = directory.load_checkpoint("init")["weights"]
-    return config, masks, init, derived_seed(config.seed, round_index, _RANDOM_MASK)
+    return config, masks, init, derived_seed(config.seed, round_index, Stream.RANDOM_MASK)
 
 
 def run_stability(config: LotteryConfig, ks: Sequence[int], out_dir, *, ticket=None,
                   points: int = DEFAULT_POINTS, threshold: float = DEFAULT_THRESHOLD,
-                  stop_when_stable: bool = False, backend=None, progress: bool = True,
-                  log=print) -> dict:
+                  stop_when_stable: bool = False, dataset: Dataset | None = None,
+                  backend=None, progress: bool = True, log=print) -> dict:
     """The instability analysis at each k in ``ks``, one record per (variant, k), resumable.
 
     Without ``ticket``: the dense network of ``config``. With ``ticket`` =
@@ -212,7 +203,8 @@ def run_stability(config: LotteryConfig, ks: Sequence[int], out_dir, *, ticket=N
     per-layer counts ("random_prune", the lottery's own control mask), on the
     run's dense weights at iteration k; the run's config replaces ``config``.
     ``stop_when_stable``: stop at the first stable k (the search of
-    ``--rewind-iteration auto``).
+    ``--rewind-iteration auto``). ``dataset``: train on this Dataset instead
+    of loading the config's.
     """
     init_state, variants = None, {"dense": None}
     ticket_info = None
@@ -223,8 +215,7 @@ def run_stability(config: LotteryConfig, ks: Sequence[int], out_dir, *, ticket=N
     elif config is None:
         raise ValueError("config: got None, expected a LotteryConfig (or a ticket to take "
                          "the configuration from)")
-    dataset = config.load_data()
-    config = config.resolved(len(dataset.y_train))
+    config, dataset = prepare(config, dataset)
     ks = sorted({int(k) for k in ks})
     if not ks or ks[0] < 0 or ks[-1] >= config.iterations:
         raise ValueError(f"rewind iterations: got {ks}, expected iterations in "
@@ -273,8 +264,9 @@ def _stable_by_variant(records, threshold) -> dict:
             for v in variants}
 
 
-def auto_rewind_iteration(config: LotteryConfig, out_dir, *, backend=None,
-                          progress: bool = False, threshold: float = DEFAULT_THRESHOLD):
+def auto_rewind_iteration(config: LotteryConfig, out_dir, *, dataset: Dataset | None = None,
+                          backend=None, progress: bool = False,
+                          threshold: float = DEFAULT_THRESHOLD):
     """The rewind point for ``--rewind-iteration auto``: the earliest stable k of the dense net.
 
     Candidates are AUTO_FRACTIONS of training; the search stops at the first
@@ -283,7 +275,8 @@ def auto_rewind_iteration(config: LotteryConfig, out_dir, *, backend=None,
     """
     ks = sorted({round(f * config.iterations) for f in AUTO_FRACTIONS} - {config.iterations})
     results = run_stability(config, ks, out_dir, threshold=threshold, stop_when_stable=True,
-                            backend=backend, progress=progress, log=lambda line: None)
+                            dataset=dataset, backend=backend, progress=progress,
+                            log=lambda line: None)
     records = results["records"]
     chosen = stable_point(records, threshold)
     reason = f"earliest k with barrier < {threshold}"
@@ -293,87 +286,3 @@ def auto_rewind_iteration(config: LotteryConfig, out_dir, *, backend=None,
     return int(chosen), {"chosen": int(chosen), "reason": reason, "threshold": threshold,
                          "barriers": {str(r["k"]): r["barrier"] for r in records},
                          "directory": str(out_dir)}
-
-
-# -- tables, plots, command ----------------------------------------------------------------
-
-def stability_table(results: dict) -> str:
-    from .report import format_table, percent
-    rows = [[r["variant"], r["k"], percent(r["density"]), percent(r["test_errors"][0], 2),
-             percent(r["test_errors"][-1], 2), percent(max(r["test_errors"]), 2),
-             percent(r["barrier"], 2)]
-            for r in sorted(results["records"], key=lambda r: (r["variant"], r["k"]))]
-    return format_table(["variant", "k", "density %", "error A %", "error B %",
-                         "max error %", "barrier %"], rows)
-
-
-def plot_stability(results: dict, out_dir) -> Path:
-    """stability.png: test error along the line (one panel per variant, one curve per k),
-    then the barrier against k (the threshold dashed; k on a symlog axis, ticks at each k)."""
-    from .plots import new_figure, save_figure
-    records = results["records"]
-    variants = list(dict.fromkeys(r["variant"] for r in records))
-    figure, axes = new_figure(len(variants) + 1, width=4.2, height=3.4)
-    for ax, variant in zip(axes, variants, strict=False):
-        for r in sorted((r for r in records if r["variant"] == variant), key=lambda r: r["k"]):
-            ax.plot(r["alphas"], 100 * np.asarray(r["test_errors"]), marker=".",
-                    label=f"k={r['k']}")
-        ax.set(title=f"{variant} ({100 * r['density']:.1f}% weights)", xlabel="α",
-               ylabel="test error (%)")
-        ax.legend(fontsize=8)
-        ax.grid(alpha=0.3)
-    ax = axes[-1]
-    for variant in variants:
-        rs = sorted((r for r in records if r["variant"] == variant), key=lambda r: r["k"])
-        ax.plot([r["k"] for r in rs], [100 * r["barrier"] for r in rs], marker="o",
-                label=variant)
-    ax.axhline(100 * results["meta"]["threshold"], color="grey", ls="--", label="threshold")
-    ks = sorted({r["k"] for r in records})
-    if len(ks) > 1 and ks[-1] > 0:
-        ax.set_xscale("symlog", linthresh=min(k for k in ks if k > 0))
-    ax.set_xticks(ks, [str(k) for k in ks])
-    ax.minorticks_off()
-    ax.set(xlabel="rewind iteration k", ylabel="error barrier (%)", ylim=(0, None),
-           title="barrier vs rewind point")
-    ax.legend(fontsize=8)
-    ax.grid(alpha=0.3)
-    return save_figure(figure, Path(out_dir) / "stability.png")
-
-
-def parse_iterations(text: str) -> list[int]:
-    """'0,50,100' -> [0, 50, 100]."""
-    try:
-        values = [int(v) for v in str(text).split(",") if v.strip()]
-    except ValueError:
-        raise ValueError(f"--rewind-iterations: got {text!r}, expected integers separated "
-                         "by commas, such as 0,50,100,500") from None
-    if not values:
-        raise ValueError(f"--rewind-iterations: got {text!r}, expected at least one iteration")
-    return values
-
-
-def cmd_stability(args) -> int:
-    """``minilottery stability``: barriers per k, plots, and the rewind point to use."""
-    from .cli import _resolve_dataset, config_from_args
-    ticket = None
-    if args.ticket is not None:
-        if args.round is None:
-            raise ValueError("--round: required with --ticket (the round whose mask to use)")
-        ticket = (args.ticket, args.round)
-        config = None
-    else:
-        _resolve_dataset(args)
-        config = config_from_args(args)
-    out = Path(args.out)
-    results = run_stability(config, parse_iterations(args.rewind_iterations), out,
-                            ticket=ticket, points=args.points, threshold=args.threshold,
-                            backend=args.backend, progress=not args.no_progress,
-                            log=lambda line: print(line, flush=True))
-    path = plot_stability(results, out)
-    print(stability_table(results))
-    for variant, k in results["stable_k"].items():
-        verdict = (f"stable from k={k}: use --reset rewind --rewind-iteration {k}"
-                   if k is not None else "not stable at any k tried")
-        print(f"{variant}: {verdict} (threshold {100 * args.threshold:.1f}%)")
-    print(f"results: {out / 'results.json'}; plot: {path}")
-    return 0

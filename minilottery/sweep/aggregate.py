@@ -14,9 +14,9 @@ The curves are the test accuracy at early stop (the iteration of minimum
 validation loss), at the end of training, and the early-stop iteration.
 A control's round 0 is the ticket's: at 100% every network is the dense one.
 
-``aggregate_sweep(dir)`` writes ``aggregate.csv`` (one row per group,
-network, curve and round) and the plots ``sweep_*.png`` in the sweep's
-directory, and returns a text table.
+``aggregate_runs`` gives the rows (one per group, network, curve and round);
+``write_csv`` stores them as ``aggregate.csv``; plots/sweep.py draws them
+and tables.py tables them.
 """
 
 from __future__ import annotations
@@ -24,15 +24,12 @@ from __future__ import annotations
 import csv
 import io
 import json
-import math
 from pathlib import Path
 
 import numpy as np
 
-from .plots import LABELS, plot_series, run_title
-from .report import format_table, percent
-from .runs import RunDirectory, atomic_write_bytes
-from .sweep_spec import run_name
+from ..runs import RunDirectory, atomic_write_bytes
+from .spec import run_name
 
 CSV_FILE = "aggregate.csv"
 CURVES = {
@@ -132,91 +129,3 @@ def _csv_value(value):
     if isinstance(value, (list, tuple, dict)):
         return json.dumps(value)
     return value
-
-
-def series_for(rows: list[dict], curve: str, band: str = "std") -> dict[str, dict]:
-    """plot_series' input for one curve: one series per (group, network)."""
-    if band not in BANDS:
-        raise ValueError(f"band: got {band!r}, expected one of {', '.join(BANDS)}")
-    groups = list(dict.fromkeys(row["group"] for row in rows))
-    series: dict[str, dict] = {}
-    for row in rows:
-        if row["curve"] != curve:
-            continue
-        network = LABELS.get(row["network"], row["network"].replace("_", " "))
-        if len(groups) == 1:
-            label = network
-        else:  # the ticket of each group is named by the group (reset=init, reset=reinit)
-            label = row["group"] if row["network"] == "ticket" else f"{row['group']}: {network}"
-        curve_data = series.setdefault(label, {"density": [], "mean": []} | (
-            {"std": []} if band == "std" else {"low": [], "high": []}))
-        curve_data["density"].append(row["density"])
-        curve_data["mean"].append(row["mean"])
-        if band == "std":
-            curve_data["std"].append(row["std"])
-        else:
-            curve_data["low"].append(row["min"])
-            curve_data["high"].append(row["max"])
-    return series
-
-
-def plot_aggregate(rows: list[dict], out_dir, *, band: str = "std", title: str = "") -> list[Path]:
-    """One PNG per curve in ``out_dir`` (the names in CURVES), with the spread as ``band``."""
-    seeds = max((row["n"] for row in rows), default=0)
-    spread = "mean ± std" if band == "std" else "mean, min to max"
-    title = f"{title}\n{spread} over {seeds} seeds" if title else f"{spread} over {seeds} seeds"
-    paths = []
-    for curve, (ylabel, filename) in CURVES.items():
-        series = series_for(rows, curve, band)
-        if series:
-            paths.append(plot_series(series, Path(out_dir) / filename, ylabel=ylabel,
-                                     title=title, percent_y=curve != "early_stop_iteration"))
-    return paths
-
-
-def _mean_std(row: dict | None, scale: float = 100.0, digits: int = 1) -> str:
-    if row is None or math.isnan(row["mean"]):
-        return ""
-    return f"{scale * row['mean']:.{digits}f} ± {scale * row['std']:.{digits}f}"
-
-
-def aggregate_table(rows: list[dict]) -> str:
-    """One line per group, network and round: accuracies and early-stop iteration."""
-    index = {(r["group"], r["network"], r["round"], r["curve"]): r for r in rows}
-    keys = list(dict.fromkeys((r["group"], r["network"], r["round"]) for r in rows))
-    table = []
-    for group, network, round_index in keys:
-        early = index.get((group, network, round_index, "early_stop_test_accuracy"))
-        final = index.get((group, network, round_index, "final_test_accuracy"))
-        iteration = index.get((group, network, round_index, "early_stop_iteration"))
-        any_row = early or final or iteration
-        table.append([
-            group, network, round_index, percent(any_row["density"]), _mean_std(early),
-            "" if early is None else f"{percent(early['min'])}-{percent(early['max'])}",
-            _mean_std(final), _mean_std(iteration, 1.0, 0), any_row["n"]])
-    headers = ["group", "network", "round", "remaining %", "early-stop acc %",
-               "min-max %", "final acc %", "early-stop iter", "seeds"]
-    return format_table(headers, table, "llrrrrrrr")
-
-
-def aggregate_sweep(sweep_dir, *, band: str = "std") -> tuple[str, list[Path]]:
-    """Write aggregate.csv and the sweep_*.png plots in ``sweep_dir``; (table, paths)."""
-    sweep_dir = Path(sweep_dir)
-    manifest, results = read_sweep(sweep_dir)
-    if not results:
-        raise ValueError(f"sweep directory {sweep_dir}: no run has finished a round yet")
-    rows = aggregate_runs(manifest, results)
-    titles = {run_title(r).split(":")[0] for r in results.values()}
-    title = titles.pop() if len(titles) == 1 else ""
-    paths = [write_csv(rows, sweep_dir / CSV_FILE)]
-    paths += plot_aggregate(rows, sweep_dir, band=band, title=title)
-    return aggregate_table(rows), paths
-
-
-def cmd_plot_sweep(sweep_dir) -> int:
-    """``minilottery plot DIR`` on a sweep directory: the aggregate table, CSV and plots."""
-    table, paths = aggregate_sweep(sweep_dir)
-    print(table)
-    for path in paths:
-        print(path)
-    return 0

@@ -1,6 +1,6 @@
 """Pruning at initialisation: masks chosen before any training, as baselines against IMP.
 
-IMP needs a full training run per round to find its mask. These methods score
+IMP needs a full training run per round to find its mask (docs/papers.md). These methods score
 every weight of the untrained network once (or a few times) and keep the best:
 
 - SNIP (Lee, Ajanthan & Torr, ICLR 2019, "Single-shot network pruning based
@@ -41,20 +41,19 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import LotteryConfig, make_optimizer
-from .data import BatchIterator
-from .lottery import derived_seed, round_record
-from .models import get_model
-from .nn import CrossEntropyLoss, Module, prunable_layers
-from .prune import apply_masks, density, ones_masks, prune_by_scores
-from .runs import RunDirectory
-from .train import train
+from ..config import LotteryConfig
+from ..data import BatchIterator, Dataset
+from ..lottery import round_record
+from ..nn import CrossEntropyLoss, Module, prunable_layers
+from ..prune import density, ones_masks, prune_by_scores
+from ..recipe import build_model, prepare, round_seed, train_masked
+from ..runs import RunDirectory
+from ..seeds import Stream, derived_seed
 
 METHODS = ("snip", "synflow", "grasp", "random")
 SYNFLOW_ITERATIONS = 100
 SNIP_BATCH = 100
 GRASP_TEMPERATURE = 200.0
-_TRAIN, _BATCH, _RANDOM = 0, 20, 21  # seed streams (the lottery uses 0-2)
 
 
 def _check_density(value) -> float:
@@ -218,17 +217,9 @@ def method_masks(method: str, model: Module, density_: float, dataset, *, seed: 
 
 # -- the experiment: each method at the densities of an IMP run ----------------------------
 
-def parse_methods(text: str) -> list[str]:
-    methods = [m.strip() for m in str(text).split(",") if m.strip()]
-    unknown = [m for m in methods if m not in METHODS]
-    if not methods or unknown:
-        raise ValueError(f"--methods: got {text!r}, expected a comma-separated list of "
-                         f"{', '.join(METHODS)}")
-    return methods
-
-
-def run_prune_at_init(source_dir, methods, out_dir, *, rounds=None, backend=None,
-                      progress: bool = True, log=print) -> dict:
+def run_prune_at_init(source_dir, methods, out_dir, *, rounds=None,
+                      dataset: Dataset | None = None, backend=None, progress: bool = True,
+                      log=print) -> dict:
     """Train each method's mask from the source run's init at each of its pruned densities
     (or those of ``rounds`` only).
 
@@ -237,10 +228,11 @@ def run_prune_at_init(source_dir, methods, out_dir, *, rounds=None, backend=None
     r only by its mask. Resumable: one record per (method, round).
     """
     source_dir = Path(source_dir)
+    unknown = [m for m in methods if m not in METHODS]
+    if not methods or unknown:
+        raise ValueError(f"methods: got {list(methods)!r}, expected some of {', '.join(METHODS)}")
     source = RunDirectory(source_dir).load_results()
-    config = LotteryConfig.from_dict(source["config"])
-    dataset = config.load_data()
-    config = config.resolved(len(dataset.y_train))
+    config, dataset = prepare(LotteryConfig.from_dict(source["config"]), dataset)
     init = RunDirectory(source_dir).load_checkpoint("init")["weights"]
     targets = [(r["round"], r["density"]) for r in source["rounds"]
                if r["round"] > 0 and (rounds is None or r["round"] in rounds)]
@@ -260,22 +252,18 @@ def run_prune_at_init(source_dir, methods, out_dir, *, rounds=None, backend=None
         for round_index, target in targets:
             if round_index in done:
                 continue
-            model = get_model(config.model, dataset.input_shape, dataset.num_classes,
-                              config.width, config.seed, dropout=config.dropout,
-                              backend=backend)
+            model = build_model(config, dataset, backend=backend)
             model.load_state_dict(init)
             started = time.perf_counter()
+            stream = (Stream.PRUNE_AT_INIT_RANDOM if method == "random"
+                      else Stream.PRUNE_AT_INIT_BATCH)
             masks = method_masks(method, model, target, dataset,
-                                 seed=derived_seed(config.seed, round_index,
-                                                   _RANDOM if method == "random" else _BATCH))
+                                 seed=derived_seed(config.seed, round_index, stream))
             scoring = time.perf_counter() - started
-            apply_masks(model, masks)
-            result = train(model, dataset, make_optimizer(model, config),
-                           iterations=config.iterations, batch_size=config.batch_size,
-                           eval_every=config.eval_every,
-                           seed=derived_seed(config.seed, round_index, _TRAIN),
-                           progress=progress,
-                           description=f"{method} ({100 * density(masks):.1f}%)")
+            # The IMP round's recipe and data order: only the mask differs
+            result = train_masked(model, dataset, config, masks, init,
+                                  seed=round_seed(config, round_index), progress=progress,
+                                  description=f"{method} ({100 * density(masks):.1f}%)")
             records.append(round_record(round_index, masks, result, method=method,
                                         target_density=target, scoring_seconds=scoring))
             directory.save_results(results)
@@ -290,53 +278,6 @@ def _brief(record: dict) -> dict:
     return {k: v for k, v in record.items() if k != "history"}
 
 
-def prune_at_init_table(results: dict) -> str:
-    from .report import format_table, percent
-    columns = {"IMP": {r["round"]: r for r in results["source"]["rounds"]}}
-    columns.update({name: {r["round"]: r for r in rs}
-                    for name, rs in results["source"]["controls"].items() if rs})
-    columns.update({name: {r["round"]: r for r in rs} for name, rs in results["methods"].items()})
-    rows = []
-    for r in results["source"]["rounds"]:
-        rows.append([r["round"], percent(r["density"], 2)]
-                    + [percent(c[r["round"]]["early_stop_test_accuracy"], 2)
-                       if r["round"] in c else "" for c in columns.values()])
-    return format_table(["round", "density %"] + [f"{name} acc %" for name in columns], rows)
-
-
-def plot_prune_at_init(results: dict, out_dir) -> Path:
-    """Early-stop test accuracy against density: IMP, its controls and each method."""
-    from .plots import plot_series
-
-    def series(records):
-        records = sorted(records, key=lambda r: -r["density"])
-        return {"density": [r["density"] for r in records],
-                "mean": [r["early_stop_test_accuracy"] for r in records]}
-
-    lines = {"IMP ticket": series(results["source"]["rounds"])}
-    lines.update({f"{name.replace('_', ' ')} (control)": series(rs)
-                  for name, rs in results["source"]["controls"].items() if rs})
-    lines.update({name: series(rs) for name, rs in results["methods"].items() if rs})
-    path = Path(out_dir) / "prune_at_init.png"
-    plot_series(lines, path, ylabel="test accuracy at early stop (%)",
-                title="pruning at initialisation vs IMP", log_x=True, percent_y=True)
-    return path
-
-
-def cmd_prune_at_init(args) -> int:
-    """``minilottery prune-at-init``: SNIP / SynFlow at the densities of an IMP run."""
-    out = Path(args.out)
-    rounds = None
-    if args.rounds:
-        try:
-            rounds = {int(r) for r in args.rounds.split(",") if r.strip()}
-        except ValueError:
-            raise ValueError(f"--rounds: got {args.rounds!r}, expected round numbers "
-                             "separated by commas, such as 2,4,6") from None
-    results = run_prune_at_init(args.source, parse_methods(args.methods), out, rounds=rounds,
-                                backend=args.backend, progress=not args.no_progress,
-                                log=lambda line: print(line, flush=True))
-    path = plot_prune_at_init(results, out)
-    print(prune_at_init_table(results))
-    print(f"results: {out / 'results.json'}; plot: {path}")
-    return 0
+def _brief(record: dict) -> dict:
+    """A source round without its history."""
+    return {k: v for k, v in record.items() if k != "history"}

@@ -1,0 +1,69 @@
+"""The command line: ``minilottery train | lottery | plot ...`` (also ``python -m minilottery``).
+
+One module per command, each a thin layer that parses flags and calls the
+library: ``register`` adds its parser, ``run`` does the work (importing the
+library only then, so ``minilottery --help`` stays quick). Nothing in the
+library imports this package. Every error of ours is one line on stderr,
+``minilottery CMD: error: ...``, with exit status 2.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from .. import __version__
+from .. import threads as blas_threads
+from . import lottery, plot, prune_at_init, stability, supermask, sweep, train, transfer
+from .arguments import ArgumentParser
+
+COMMANDS = (train, lottery, stability, prune_at_init, supermask, transfer, sweep, plot)
+# The errors a user's input causes: reported in one line, never as a traceback
+USER_ERRORS = (ValueError, KeyError, FileNotFoundError, NotADirectoryError, ImportError,
+               FloatingPointError)
+
+
+def build_parser() -> ArgumentParser:
+    parser = ArgumentParser(prog="minilottery",
+                            description="Lottery-ticket experiments in NumPy / CuPy.")
+    parser.add_argument("--version", action="version", version=f"minilottery {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True,
+                                     parser_class=ArgumentParser)
+    for command in COMMANDS:
+        command.register(commands)
+    return parser
+
+
+def _user_errors() -> tuple[type, ...]:
+    from ..backends.cupy_backend import BackendUnavailableError
+
+    return (*USER_ERRORS, BackendUnavailableError)
+
+
+def main(argv=None) -> int:
+    """Run one command; its exit status (2 for every error of the user's input)."""
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as done:  # --help, --version, or argparse's one-line error
+        return done.code
+    threads = getattr(args, "threads", None)
+    if threads is not None and threads < 1:
+        print(f"minilottery {args.command}: error: --threads: got {threads}, expected >= 1",
+              file=sys.stderr)
+        return 2
+    try:
+        blas_threads.configure(threads)
+        with blas_threads.limit():
+            return args.func(args)
+    except _user_errors() as error:
+        message = error.args[0] if isinstance(error, KeyError) and error.args else error
+        # One line: a multi-line message (a config mismatch) is joined
+        text = "; ".join(line.strip() for line in str(message).splitlines() if line.strip())
+        print(f"minilottery {args.command}: error: {text}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"minilottery {args.command}: interrupted; run the same command again to "
+              "resume", file=sys.stderr)
+        return 130
+
+
+__all__ = ["build_parser", "main"]

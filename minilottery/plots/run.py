@@ -1,0 +1,171 @@
+"""The figures of one lottery run: accuracy and early stopping against the weights
+remaining, the training curves of chosen rounds, and the density of each layer.
+
+The layout follows Frankle & Carbin's Figures 1, 3 and 4 (docs/papers.md);
+the drawing is base.py's. These functions read results and never train.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.ticker import FixedLocator, FuncFormatter, LogLocator, NullFormatter
+
+from .base import (
+    MARKERS,
+    PLOT_FILES,
+    STYLES,
+    _value,  # the one reading of a record's value, shared with base
+    check_results,
+    draw_series,
+    history_columns,
+    network_label,
+    networks,
+    new_figure,
+    percent_label,
+    records_series,
+    run_title,
+    save_figure,
+)
+
+
+def _run_series(results, key: str) -> tuple[dict, dict]:
+    series, styles = {}, {}
+    for name, records in networks(results).items():
+        label = network_label(name, results)
+        series[label] = records_series(records, key)
+        styles[label] = STYLES.get(name, {"marker": "o"})
+    return series, styles
+
+
+def build_accuracy_vs_density(results) -> Figure:
+    """Two panels: test accuracy at early stop and at the end of training, vs density."""
+    figure, axes = new_figure(2)
+    panels = [("early_stop_test_accuracy", "test accuracy at early stop (%)"),
+              ("final_test_accuracy", "test accuracy at end of training (%)")]
+    for ax, (key, ylabel) in zip(axes, panels, strict=True):
+        series, styles = _run_series(results, key)
+        draw_series(ax, series, styles=styles)
+        ax.set_xlabel("weights remaining (%)")
+        ax.set_ylabel(ylabel)
+    figure.suptitle(run_title(results))
+    return figure
+
+
+def build_early_stop_vs_density(results) -> Figure:
+    """The early-stopping iteration (minimum validation loss) vs density."""
+    figure, (ax,) = new_figure()
+    series, styles = _run_series(results, "early_stop_iteration")
+    draw_series(ax, series, percent_y=False, styles=styles)
+    ax.set_xlabel("weights remaining (%)")
+    ax.set_ylabel("early-stop iteration (min. validation loss)")
+    ax.set_title(run_title(results), fontsize="medium")
+    return figure
+
+
+def default_rounds(results, count: int = 5) -> list[int]:
+    """Round 0 and up to ``count - 1`` more spread evenly up to the last round."""
+    available = [r["round"] for r in check_results(results)]
+    picks = np.linspace(0, len(available) - 1, num=min(count, len(available)))
+    return [available[i] for i in sorted({int(round(p)) for p in picks})]
+
+
+def build_training_curves(results, rounds=None) -> Figure:
+    """Test accuracy over the iterations of training for the chosen ticket rounds."""
+    by_round = {r["round"]: r for r in check_results(results)}
+    rounds = default_rounds(results) if rounds is None else list(rounds)
+    missing = [r for r in rounds if r not in by_round]
+    if missing or not rounds:
+        raise ValueError(f"rounds: got {rounds}, expected rounds of this run "
+                         f"({sorted(by_round)})")
+    figure, (ax,) = new_figure(width=6.5)
+    colors = [f"C{i}" for i in range(len(rounds))]
+    late = []
+    for color, index in zip(colors, rounds, strict=True):
+        record = by_round[index]
+        columns = history_columns(record.get("history") or [])
+        x = np.array(columns.get("iteration", []), dtype=np.float64)
+        y = 100.0 * np.array([math.nan if v is None else v
+                              for v in columns.get("test_accuracy", [])], dtype=np.float64)
+        ax.plot(x, y, color=color, marker=".", markersize=3,
+                label=f"round {index}: {percent_label(100 * _value(record, 'density'))}%")
+        # The first tenth of training is near chance; the y axis shows the rest
+        if x.size:
+            late.extend(y[(x >= 0.1 * x.max()) & np.isfinite(y)].tolist())
+    if late:
+        span = max(late) - min(late)
+        ax.set_ylim(max(0.0, min(late) - 0.1 * span - 0.5), min(100.5, max(late) + 0.1 * span
+                                                               + 0.5))
+    ax.set_xlabel("training iteration")
+    ax.set_ylabel("test accuracy (%)")
+    ax.set_title(run_title(results), fontsize="medium")
+    ax.grid(True, alpha=0.3)
+    ax.legend(title="weights remaining", loc="lower right", fontsize="small")
+    return figure
+
+
+def build_layer_density(results) -> Figure:
+    """Percent of each layer's weights remaining at each round (log scale)."""
+    rounds = check_results(results)
+    names = list(dict.fromkeys(name for r in rounds for name in r.get("layer_density", {})))
+    figure, (ax,) = new_figure()
+    x = [r["round"] for r in rounds]
+    lowest = 100.0
+    for index, name in enumerate(names):
+        y = [100 * _value(r.get("layer_density", {}), name) for r in rounds]
+        lowest = min([lowest] + [v for v in y if math.isfinite(v)])
+        # Shrinking markers of different shapes keep layers with equal densities visible
+        ax.plot(x, y, marker=MARKERS[index % len(MARKERS)], markersize=max(3.0, 8 - 1.5 * index),
+                color=f"C{index}", label=name)
+    ax.plot(x, [100 * _value(r, "density") for r in rounds], color="black", linestyle="--",
+            label="all layers")
+    ax.set_yscale("log")
+    # Labels at 1, 2, 5 x 10^k; at every integer multiple when less than a decade is shown
+    subs = (1.0, 2.0, 5.0) if lowest < 20 else tuple(float(k) for k in range(1, 10))
+    ax.yaxis.set_major_locator(LogLocator(base=10, subs=subs))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda p, _: f"{p:g}"))
+    ax.yaxis.set_minor_formatter(NullFormatter())
+    ax.xaxis.set_major_locator(FixedLocator(x) if len(x) <= 20 else
+                               FixedLocator(x[::math.ceil(len(x) / 20)]))
+    ax.set_xlabel("pruning round")
+    ax.set_ylabel("weights remaining in the layer (%)")
+    ax.set_title(run_title(results), fontsize="medium")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(loc="best", fontsize="small")
+    return figure
+
+
+def plot_accuracy_vs_density(results, path) -> Path:
+    """Save the accuracy-vs-density figure (early stop and end of training) as a PNG."""
+    return save_figure(build_accuracy_vs_density(results), path)
+
+
+def plot_early_stop_vs_density(results, path) -> Path:
+    """Save the early-stop-iteration-vs-density figure as a PNG."""
+    return save_figure(build_early_stop_vs_density(results), path)
+
+
+def plot_training_curves(results, path, rounds=None) -> Path:
+    """Save test accuracy over training for ``rounds`` (default: 0 and a few up to the last)."""
+    return save_figure(build_training_curves(results, rounds), path)
+
+
+def plot_layer_density(results, path) -> Path:
+    """Save the per-layer density of every round as a PNG."""
+    return save_figure(build_layer_density(results), path)
+
+
+def plot_run(results, out_dir) -> list[Path]:
+    """Write accuracy.png, early_stop.png, training.png and layer_density.png in ``out_dir``.
+
+    Works on a run in progress (only round 0, or controls behind the ticket).
+    """
+    check_results(results)
+    out_dir = Path(out_dir)
+    writers = (plot_accuracy_vs_density, plot_early_stop_vs_density, plot_training_curves,
+               plot_layer_density)
+    return [write(results, out_dir / name)
+            for write, name in zip(writers, PLOT_FILES, strict=True)]
