@@ -152,8 +152,9 @@ def train(
     model.train()
     start = time.perf_counter()
     checkpoints = set(evaluation_iterations(iterations, eval_every))
-    with threads.limit(), tqdm(total=iterations, desc=description, disable=not progress,
-                               leave=False, mininterval=0.5) as bar:
+    with threads.limit(model, batch_size, dataset.x_train.shape[1:]), \
+            tqdm(total=iterations, desc=description, disable=not progress, leave=False,
+                 mininterval=0.5) as bar:
         record(0)
         for iteration in range(1, iterations + 1):
             xb, yb = next(batches)
