@@ -58,7 +58,7 @@ def workspace(xp, slot: str, shape: tuple[int, ...], dtype):
     buffers = getattr(_local, "buffers", None)
     if buffers is None:
         buffers = _local.buffers = {}
-    key = (slot, id(xp), xp.dtype(dtype).str)
+    key = (slot, id(xp), str(dtype))
     buffer = buffers.get(key)
     if buffer is None or buffer.size < size:
         buffers[key] = None  # drop the old one before allocating the larger
