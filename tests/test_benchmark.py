@@ -140,3 +140,20 @@ def test_every_thread_count_gets_its_rows(monkeypatch):
     assert [(r["model"], r["threads"]) for r in report["rows"]] == [("lenet300", 1),
                                                                     ("lenet300", 2)]
     assert set(report["matmul_gflops"]) == {1, 2}
+
+
+def test_threads_check_times_both_settings_and_stops_its_workers(monkeypatch):
+    """examples/threads_check.py at a tiny size: idle and busy timings, the workers killed."""
+    spec = importlib.util.spec_from_file_location(
+        "threads_check", SCRIPT.parent / "threads_check.py")
+    check = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(check)
+    started = []
+    real = check.busy_processes
+    monkeypatch.setattr(check, "busy_processes", lambda n: started.extend(real(n)) or started)
+    report = check.main(["--iterations", "2", "--busy", "1"])
+    for condition in ("idle", "busy"):
+        assert report[condition]["default"] > 0 and report[condition]["threads 1"] > 0
+        assert report[condition]["ratio"] == pytest.approx(
+            report[condition]["default"] / report[condition]["threads 1"])
+    assert len(started) == 1 and all(worker.poll() is not None for worker in started)
