@@ -34,10 +34,13 @@ def passes(layer, x, dy, algorithm):
        stride=st.tuples(st.integers(1, 3), st.integers(1, 3)),
        padding=st.tuples(st.integers(0, 3), st.integers(0, 3)),
        h=st.integers(1, 9), w=st.integers(1, 9), bias=st.booleans(),
-       density=st.sampled_from([1.0, 0.5, 0.1]), seed=st.integers(0, 2**16))
+       density=st.sampled_from([1.0, 0.5, 0.1]), chunked=st.booleans(),
+       seed=st.integers(0, 2**16))
 def test_fast_and_reference_agree_in_float64(backend, n, c_in, c_out, kh, kw, stride, padding,
-                                             h, w, bias, density, seed):
-    """Forward, input, weight and bias gradients: the same to rounding, with a mask in force."""
+                                             h, w, bias, density, chunked, seed):
+    """Forward, input, weight and bias gradients: the same to rounding, with a mask in force.
+
+    ``chunked``: no column matrix is kept and every chunk is one image."""
     out_h = (h + 2 * padding[0] - kh) // stride[0] + 1
     out_w = (w + 2 * padding[1] - kw) // stride[1] + 1
     assume(out_h >= 1 and out_w >= 1)
@@ -52,7 +55,13 @@ def test_fast_and_reference_agree_in_float64(backend, n, c_in, c_out, kh, kw, st
     dy = rng.standard_normal((n, c_out, out_h, out_w))
     reference = passes(layer, x, dy, "reference")
     assert not layer.fast
-    fast = passes(layer, x, dy, "fast")
+    sizes = conv_fast.KEEP_COLUMNS_BYTES, conv_fast.CHUNK_BYTES
+    if chunked:
+        conv_fast.KEEP_COLUMNS_BYTES, conv_fast.CHUNK_BYTES = 0, 1
+    try:
+        fast = passes(layer, x, dy, "fast")
+    finally:
+        conv_fast.KEEP_COLUMNS_BYTES, conv_fast.CHUNK_BYTES = sizes
     assert layer.fast == conv_fast.applies((kh, kw), stride, padding)
     np.testing.assert_allclose(fast[0], reference[0], rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(fast[1], reference[1], rtol=1e-12, atol=1e-12)
@@ -62,10 +71,13 @@ def test_fast_and_reference_agree_in_float64(backend, n, c_in, c_out, kh, kw, st
                                    err_msg=name)
 
 
-@pytest.mark.parametrize("keep_bytes", [0, 2**40])
-def test_a_stack_of_layers_shares_the_workspace_safely(backend, monkeypatch, keep_bytes):
-    """Several layers forward, then backward in reverse: columns rebuilt (0) or kept (2**40)."""
+@pytest.mark.parametrize("keep_bytes, chunk_bytes", [(0, 1), (0, 2**40), (2**40, 2**40)])
+def test_a_stack_of_layers_shares_the_workspace_safely(backend, monkeypatch, keep_bytes,
+                                                       chunk_bytes):
+    """Several layers forward, then backward in reverse: columns rebuilt one image at a time,
+    rebuilt whole, or kept."""
     monkeypatch.setattr(conv_fast, "KEEP_COLUMNS_BYTES", keep_bytes)
+    monkeypatch.setattr(conv_fast, "CHUNK_BYTES", chunk_bytes)
     rng = np.random.default_rng(0)
 
     def network():

@@ -72,9 +72,12 @@ def release_workspace() -> None:
 
 
 # A column matrix up to this size is kept by its layer from forward to backward
-# (in a buffer of its own, reused between iterations); a larger one is rebuilt in
-# the backward pass from the cached padded input, in the shared workspace.
-KEEP_COLUMNS_BYTES = 16 * 2**20
+# (in a buffer of its own, reused between iterations). A larger one is never
+# whole: it is built CHUNK_BYTES at a time (whole images) in the shared
+# workspace, each chunk multiplied while it is still in the cache, and rebuilt
+# the same way in the backward pass from the cached padded input.
+KEEP_COLUMNS_BYTES = 4 * 2**20
+CHUNK_BYTES = 4 * 2**20
 
 
 def _buffer(xp, slot: str, shape, dtype, reuse: bool):
@@ -127,6 +130,23 @@ def _pad(xp, x_cnhw, ph: int, pw: int, buffer=None):
     return buffer
 
 
+def _chunks(layer, padded, out_hw):
+    """(first, last, col) for runs of whole images whose column matrix fits CHUNK_BYTES.
+
+    padded: (c, n, hp, wp); col covers output columns first:last of the whole
+    (c kh kw, n out_h out_w) matrix, in the workspace (a new array in evaluation).
+    """
+    c, n = padded.shape[:2]
+    (kh, kw), (out_h, out_w) = layer.kernel_size, out_hw
+    per_image = c * kh * kw * out_h * out_w * padded.dtype.itemsize
+    step = max(1, CHUNK_BYTES // per_image)
+    for start in range(0, n, step):
+        stop = min(n, start + step)
+        col = _im2col(layer.xp, padded[:, start:stop], layer.kernel_size, out_hw,
+                      layer.training)
+        yield start * out_h * out_w, stop * out_h * out_w, col
+
+
 def forward(layer, x):
     """y (n, o, out_h, out_w) of ``layer`` for x (n, c, h, w); caches the (padded) input."""
     xp, weight = layer.xp, layer.params["weight"]
@@ -151,14 +171,22 @@ def forward(layer, x):
         if layer.training and (ph or pw):
             layer._kept_padded = padded
         layer.padded = padded
-        # col: (c kh kw, n out_h out_w), kept by the layer when small, else in the workspace
+        # col: (c kh kw, n out_h out_w), kept by the layer when small
         rows, cols = c * kh * kw, n * out_h * out_w
         keep = layer.training and rows * cols * x.dtype.itemsize <= KEEP_COLUMNS_BYTES
-        out = _kept(layer, "_kept_col", (rows, cols), x.dtype) if keep else None
-        col = _im2col(xp, padded, layer.kernel_size, (out_h, out_w), layer.training, out)
-        layer.col = col if keep else None
-    # o (c kh kw), (c kh kw) (n out_h out_w) -> o (n out_h out_w)
-    y = weight.reshape(o, -1) @ col
+        layer.col = None
+        if keep:
+            col = _im2col(xp, padded, layer.kernel_size, (out_h, out_w), True,
+                          _kept(layer, "_kept_col", (rows, cols), x.dtype))
+            layer.col = col
+        else:
+            y = xp.empty((o, cols), dtype=x.dtype)
+            for first, last, col in _chunks(layer, padded, (out_h, out_w)):
+                # o (c kh kw), (c kh kw) (images out_h out_w) -> o (images out_h out_w)
+                xp.matmul(weight.reshape(o, -1), col, out=y[:, first:last])
+    if layer.col is not None or (kh, kw) == (1, 1):
+        # o (c kh kw), (c kh kw) (n out_h out_w) -> o (n out_h out_w)
+        y = weight.reshape(o, -1) @ col
     if layer.has_bias:
         y += layer.params["bias"][:, None]
     # o n h w -> n o h w, as a view (the next layers keep this memory order)
@@ -195,12 +223,16 @@ def backward(layer, grad_out, need_input_grad: bool):
         dx = xp.zeros((c, n, h, w), dtype=dx_sub.dtype)
         dx[:, :, ::sh, ::sw] = dx_sub
         return dx.transpose(1, 0, 2, 3)
-    # the columns: kept from forward, or rebuilt from the cached padded input
     col, layer.col = layer.col, None
-    if col is None:
-        col = _im2col(xp, padded, layer.kernel_size, (out_h, out_w), True)
-    # dW = dY · colᵀ          (o (n h w), (n h w) (c kh kw) -> o (c kh kw))
-    layer.grads["weight"] = (d @ col.T).reshape(weight.shape)
+    if col is not None:
+        # dW = dY · colᵀ          (o (n h w), (n h w) (c kh kw) -> o (c kh kw))
+        dw = d @ col.T
+    else:
+        # the same sum, chunk by chunk, over columns rebuilt from the cached padded input
+        dw = xp.zeros((o, c * kh * kw), dtype=d.dtype)
+        for first, last, col in _chunks(layer, padded, (out_h, out_w)):
+            dw += d[:, first:last] @ col.T
+    layer.grads["weight"] = dw.reshape(weight.shape)
     del col, padded
     if not need_input_grad:
         return None
@@ -209,10 +241,10 @@ def backward(layer, grad_out, need_input_grad: bool):
     grad_padded = _pad(xp, dy, qh, qw,
                        _buffer(xp, "grad_padded", (o, n, out_h + 2 * qh, out_w + 2 * qw),
                                dy.dtype, True))
-    # col of dY: (o kh kw, n h w)
-    dy_col = _im2col(xp, grad_padded, layer.kernel_size, (h, w), True)
     flipped = weight[:, :, ::-1, ::-1].transpose(1, 0, 2, 3).reshape(c, -1)
-    # dX = W' · col(dY)      (c (o kh kw), (o kh kw) (n h w) -> c (n h w))
-    dx = flipped @ dy_col
+    dx = xp.empty((c, n * h * w), dtype=d.dtype)
+    # dX = W' · col(dY)      (c (o kh kw), (o kh kw) (n h w) -> c (n h w)), chunk by chunk
+    for first, last, dy_col in _chunks(layer, grad_padded, (h, w)):
+        xp.matmul(flipped, dy_col, out=dx[:, first:last])
     # c n h w -> n c h w, as a view
     return dx.reshape(c, n, h, w).transpose(1, 0, 2, 3)
