@@ -155,12 +155,14 @@ def forward(layer, x):
     (kh, kw), (sh, sw), (ph, pw) = layer.kernel_size, layer.stride, layer.padding
     x_cnhw = x.transpose(1, 0, 2, 3)
     layer.x_shape = x.shape
+    layer.col = None
     if (kh, kw) == (1, 1):
         # 1x1: the (strided) input, channels first, is the column matrix itself
         x_cnhw = x_cnhw[:, :, ::sh, ::sw]
         out_h, out_w = x_cnhw.shape[2:]
-        col = xp.ascontiguousarray(x_cnhw).reshape(c, -1)
-        layer.padded = col
+        layer.padded = xp.ascontiguousarray(x_cnhw).reshape(c, -1)
+        # o c, c (n out_h out_w) -> o (n out_h out_w)
+        y = weight.reshape(o, c) @ layer.padded
     else:
         out_h, out_w = h + 2 * ph - kh + 1, w + 2 * pw - kw + 1
         shape = (c, n, h + 2 * ph, w + 2 * pw)
@@ -171,22 +173,18 @@ def forward(layer, x):
         if layer.training and (ph or pw):
             layer._kept_padded = padded
         layer.padded = padded
-        # col: (c kh kw, n out_h out_w), kept by the layer when small
         rows, cols = c * kh * kw, n * out_h * out_w
-        keep = layer.training and rows * cols * x.dtype.itemsize <= KEEP_COLUMNS_BYTES
-        layer.col = None
-        if keep:
-            col = _im2col(xp, padded, layer.kernel_size, (out_h, out_w), True,
-                          _kept(layer, "_kept_col", (rows, cols), x.dtype))
-            layer.col = col
+        if layer.training and rows * cols * x.dtype.itemsize <= KEEP_COLUMNS_BYTES:
+            # col: (c kh kw, n out_h out_w), small: kept by the layer for backward
+            layer.col = _im2col(xp, padded, layer.kernel_size, (out_h, out_w), True,
+                                _kept(layer, "_kept_col", (rows, cols), x.dtype))
+            # o (c kh kw), (c kh kw) (n out_h out_w) -> o (n out_h out_w)
+            y = weight.reshape(o, -1) @ layer.col
         else:
             y = xp.empty((o, cols), dtype=x.dtype)
             for first, last, col in _chunks(layer, padded, (out_h, out_w)):
-                # o (c kh kw), (c kh kw) (images out_h out_w) -> o (images out_h out_w)
+                # the same product, a few images at a time
                 xp.matmul(weight.reshape(o, -1), col, out=y[:, first:last])
-    if layer.col is not None or (kh, kw) == (1, 1):
-        # o (c kh kw), (c kh kw) (n out_h out_w) -> o (n out_h out_w)
-        y = weight.reshape(o, -1) @ col
     if layer.has_bias:
         y += layer.params["bias"][:, None]
     # o n h w -> n o h w, as a view (the next layers keep this memory order)
