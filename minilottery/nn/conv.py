@@ -7,13 +7,15 @@ CuPy. The column matrix is laid out (c·kh·kw, n·out_h·out_w): then the forwa
 pass and both backward products are each a single large matrix product, and
 col2im is a sum of strided slices that needs no scatter-add.
 
-This is the reference a reader learns from. Where it applies (stride 1, or a
-1x1 kernel), a faster path computes the same convolution (conv_fast.py: the
-column matrix over flattened positions, with contiguous copies, no cached
-columns). Which one runs: ``Conv2d.algorithm`` on a layer, else the module
-flag ``ALGORITHM``, which starts from the environment variable
-MINILOTTERY_CONV; each is "auto" (the fast path where it applies),
-"fast" (the same: where it does not apply, the reference runs) or "reference".
+This is the reference a reader learns from. Where it applies (stride 1 with
+padding < kernel, or a 1x1 kernel without padding), a faster path computes the
+same products (conv_fast.py: column matrices built a few images at a time in a
+reused workspace, the padded input cached instead of the columns, 1x1 kernels
+as one product, outputs as channels-first views). Which one runs:
+``Conv2d.algorithm`` on a layer, else the module flag ``ALGORITHM``, which
+starts from the environment variable MINILOTTERY_CONV; each is "auto" (the
+fast path where it applies), "fast" (the same: where it does not apply, the
+reference runs) or "reference".
 """
 
 from __future__ import annotations
