@@ -39,7 +39,21 @@ iterations per second and divided by the rate of a large float32 NumPy
 matrix product measured here, that is the fraction of the machine's own
 matmul speed an iteration reaches.
 
-    python examples/benchmark.py [--models lenet300,conv4] [--repeats 9] [--json out.json]
+Threads: every model is timed at each count of ``--threads`` (default: 1 and
+the BLAS default, e.g. 1,2 on two cores), PyTorch set to the same count.
+
+The BLAS kernels: the header names NumPy's BLAS and the kernel family it runs
+(threadpoolctl's ``internal_api`` and ``architecture``). OPENBLAS_CORETYPE
+pins a family (and OPENBLAS_L2_SIZE a cache size) whatever the CPU; set in an
+environment for older OpenBLAS builds, they can halve the float32 matmul rate
+of a newer CPU (Haswell kernels on an AVX-512 CPU), so the script warns when
+either is set. Speed figures are taken without them:
+
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python examples/benchmark.py \
+        [--models lenet300,conv4] [--threads 1,2] [--repeats 9] [--json out.json]
+
+The convolution path is minilottery's default ("auto"); MINILOTTERY_CONV=reference
+times the im2col reference instead.
 """
 
 from __future__ import annotations
@@ -59,6 +73,7 @@ import numpy as np
 from minilottery import nn, optim
 from minilottery.backends import available_backends, get_backend, unavailable_reason
 from minilottery.models import get_model
+from minilottery.nn import conv as conv_module
 from minilottery.prune import apply_masks, magnitude_prune
 
 # name -> input shape (C, H, W), batch, width, optimizer
@@ -96,6 +111,14 @@ def blas_name() -> str:
             return (f"{pool['internal_api']} {pool.get('version')} "
                     f"({pool.get('architecture')} kernels)")
     return "unknown BLAS"
+
+
+PINNING_VARIABLES = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+
+
+def pinned_kernels() -> dict:
+    """The environment variables that pin OpenBLAS's kernels or cache size, where set."""
+    return {name: os.environ[name] for name in PINNING_VARIABLES if name in os.environ}
 
 
 def import_torch():
@@ -380,16 +403,26 @@ def summarise(rates) -> dict:
 
 
 def run(args) -> dict:
+    from threadpoolctl import threadpool_limits
+
     torch = None if args.no_torch else import_torch()
-    threads = args.threads
-    if torch is not None:
-        torch.set_num_threads(threads)
-    cases = SMOKE_CASES if args.smoke else CASES
-    peak = matmul_gflops(512 if args.smoke else 2048)
     report = {"machine": f"{os.cpu_count()}-core {platform.machine()} CPU",
               "numpy": np.__version__, "torch": None if torch is None else torch.__version__,
-              "blas": blas_name(), "threads": threads, "matmul_gflops": peak,
+              "blas": blas_name(), "pinned": pinned_kernels(), "threads": args.threads,
+              "conv_algorithm": conv_module.ALGORITHM, "matmul_gflops": {},
               "smoke": args.smoke, "rows": []}
+    for count, threads in enumerate(args.threads):
+        with threadpool_limits(limits=threads, user_api="blas"):
+            if torch is not None:
+                torch.set_num_threads(threads)
+            run_threads(args, torch, threads, report, memory=count == 0)
+    return report
+
+
+def run_threads(args, torch, threads: int, report: dict, memory: bool) -> None:
+    """Time every model at ``threads`` threads; append the rows to ``report``."""
+    cases = SMOKE_CASES if args.smoke else CASES
+    peak = report["matmul_gflops"][threads] = matmul_gflops(512 if args.smoke else 2048)
     for backend_name in args.backends:
         backend = get_backend(backend_name)
         device = "cuda" if backend_name == "cupy" else "cpu"
@@ -407,11 +440,11 @@ def run(args) -> dict:
             for framework, block_rates in rates.items():
                 on = backend_name if framework == "minilottery" else f"torch-{device}"
                 row = {"model": name, "framework": framework, "backend": on,
-                       "batch": cases[name][1], "width": cases[name][2],
+                       "threads": threads, "batch": cases[name][1], "width": cases[name][2],
                        "parameters": model.num_parameters(), "gflop_per_iter": flops / 1e9,
                        **summarise(block_rates)}
                 row["matmul_fraction"] = row["its_per_s"] * flops / 1e9 / peak
-                if not args.no_memory:
+                if memory and not args.no_memory:
                     row["peak_mib"] = peak_memory("torch" if framework == "pytorch" else "ml",
                                                   name, backend_name, args.smoke, threads)
                 report["rows"].append(row)
@@ -419,19 +452,19 @@ def run(args) -> dict:
                 ratio = report["rows"][-2]["its_per_s"] / report["rows"][-1]["its_per_s"]
                 report["rows"][-2]["ratio"] = ratio
             print(format_rows(report["rows"][-len(rates):]), flush=True)
-    return report
 
 
 def format_rows(rows, header: bool = False) -> str:
     lines = []
     if header:
-        lines.append(f"{'model':<9} {'framework':<11} {'on':<9} {'it/s':>8} "
+        lines.append(f"{'model':<9} {'framework':<11} {'on':<9} {'thr':>3} {'it/s':>8} "
                      f"{'IQR':>17} {'ratio':>6} {'peak MiB':>9} {'GFLOP/it':>9} {'of matmul':>9}")
     for r in rows:
         ratio = f"{r['ratio']:.2f}" if "ratio" in r else ""
         mem = r.get("peak_mib")
         lines.append(
-            f"{r['model']:<9} {r['framework']:<11} {r['backend']:<9} {r['its_per_s']:>8.1f} "
+            f"{r['model']:<9} {r['framework']:<11} {r['backend']:<9} {r['threads']:>3} "
+            f"{r['its_per_s']:>8.1f} "
             f"{r['q1']:>8.1f}-{r['q3']:<8.1f} {ratio:>6} "
             f"{'' if mem is None else f'{mem:.0f}':>9} {r['gflop_per_iter']:>9.3f} "
             f"{100 * r['matmul_fraction']:>8.1f}%")
@@ -449,8 +482,9 @@ def parse_args(argv=None):
     parser.add_argument("--json", metavar="PATH", help="also write the table as JSON")
     parser.add_argument("--no-torch", action="store_true", help="minilottery only")
     parser.add_argument("--no-memory", action="store_true", help="skip the memory probes")
-    parser.add_argument("--threads", type=int,
-                        help="BLAS and PyTorch threads (default: NumPy's BLAS threads)")
+    parser.add_argument("--threads", default=None,
+                        help="BLAS and PyTorch thread counts, comma-separated (default: 1 and "
+                             "NumPy's BLAS threads)")
     parser.add_argument("--memory-child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     args.models = [m for m in args.models.split(",") if m]
@@ -458,8 +492,17 @@ def parse_args(argv=None):
     if unknown or not args.models:
         parser.error(f"--models: got {unknown or args.models}, expected some of "
                      f"{', '.join(CASES)}")
-    if args.threads is not None and args.threads < 1:
-        parser.error(f"--threads: got {args.threads}, expected >= 1")
+    if args.threads is None:
+        args.threads = sorted({1, blas_threads()})
+    else:
+        given = args.threads
+        try:
+            args.threads = [int(t) for t in given.split(",") if t]
+        except ValueError:
+            args.threads = []
+        if not args.threads or min(args.threads) < 1:
+            parser.error(f"--threads: got {given!r}, expected counts >= 1, "
+                         f"comma-separated (e.g. 1,2)")
     if args.repeats < 1:
         parser.error(f"--repeats: got {args.repeats}, expected >= 1")
     if args.backend == "all":
@@ -480,16 +523,24 @@ def main(argv=None) -> dict | None:
     from threadpoolctl import threadpool_limits
 
     args = parse_args(argv)
-    args.threads = args.threads or blas_threads()
-    with threadpool_limits(limits=args.threads, user_api="blas"):
-        if args.memory_child:
-            memory_child(*args.memory_child, args.backends[0], args.smoke, args.threads)
-            return None
-        print(format_rows([], header=True))
-        report = run(args)
-    print(f"\n{report['machine']}, NumPy {report['numpy']} with {report['blas']}, "
-          f"{report['threads']} BLAS threads (PyTorch set to match), "
-          f"float32 matmul {report['matmul_gflops']:.0f} GFLOP/s; "
+    if args.memory_child:
+        with threadpool_limits(limits=args.threads[0], user_api="blas"):
+            memory_child(*args.memory_child, args.backends[0], args.smoke, args.threads[0])
+        return None
+    pinned = pinned_kernels()
+    print(f"BLAS: {blas_name()}; convolutions: {conv_module.ALGORITHM}")
+    if pinned:
+        print(f"warning: {', '.join(f'{k}={v}' for k, v in pinned.items())} pins OpenBLAS's "
+              f"kernels: the figures are not what this CPU gets. Run with "
+              f"env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python examples/benchmark.py ...",
+              file=sys.stderr)
+    print(format_rows([], header=True))
+    report = run(args)
+    rates = ", ".join(f"{g:.0f} GFLOP/s at {t}" for t, g in report["matmul_gflops"].items())
+    print(f"\n{report['machine']}, NumPy {report['numpy']} with {report['blas']}"
+          f"{' (pinned: ' + ', '.join(pinned) + ')' if pinned else ''}, "
+          f"BLAS threads {', '.join(map(str, report['threads']))} (PyTorch set to match), "
+          f"float32 matmul {rates} threads; "
           f"ratio = minilottery / PyTorch iterations per second")
     if args.json:
         from minilottery.runs import atomic_write_json

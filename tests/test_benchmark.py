@@ -30,12 +30,14 @@ def test_smoke_without_pytorch(monkeypatch, tmp_path):
     out = tmp_path / "bench.json"
     report = bench.main(["--smoke", "--backend", "numpy", "--no-memory", "--json", str(out)])
     rows = json.loads(out.read_text())["rows"]
-    assert [r["model"] for r in rows] == list(bench.CASES)
+    for threads in report["threads"]:  # by default 1 and the BLAS default (once where that is 1)
+        assert [r["model"] for r in rows if r["threads"] == threads] == list(bench.CASES)
     assert {r["framework"] for r in rows} == {"minilottery"}
     for row in rows:
         assert row["its_per_s"] > 0 and row["q1"] <= row["its_per_s"] <= row["q3"]
         assert row["gflop_per_iter"] > 0 and "ratio" not in row
-    assert report["torch"] is None and report["threads"] >= 1
+    assert report["torch"] is None and min(report["threads"]) >= 1
+    assert {r["threads"] for r in rows} == set(report["threads"])
 
 
 def test_smoke_against_pytorch(tmp_path):
@@ -103,9 +105,55 @@ def test_unavailable_cupy_is_a_clean_error(capsys):
     (["--repeats", "0"], "--repeats"),
     (["--backend", "tpu"], "--backend"),
     (["--threads", "0"], "--threads"),
+    (["--threads", "1,x"], "--threads"),
 ])
 def test_bad_flags_are_named(argv, match, capsys):
     bench = load_benchmark()
     with pytest.raises(SystemExit):
         bench.main(argv)
     assert match in capsys.readouterr().err
+
+
+def test_pinned_kernels_are_named_in_a_warning(monkeypatch, capsys):
+    """OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE in the environment: the header warns, the report
+    records them; without them, no warning."""
+    monkeypatch.setitem(sys.modules, "torch", None)
+    bench = load_benchmark()
+    argv = ["--smoke", "--backend", "numpy", "--no-memory", "--models", "lenet300",
+            "--threads", "1"]
+    for name in bench.PINNING_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    assert bench.main(argv)["pinned"] == {}
+    assert "warning" not in capsys.readouterr().err
+    monkeypatch.setenv("OPENBLAS_CORETYPE", "Haswell")
+    report = bench.main(argv)
+    assert report["pinned"] == {"OPENBLAS_CORETYPE": "Haswell"}
+    err = capsys.readouterr().err
+    assert "warning: OPENBLAS_CORETYPE=Haswell pins" in err and "env -u OPENBLAS_CORETYPE" in err
+
+
+def test_every_thread_count_gets_its_rows(monkeypatch):
+    monkeypatch.setitem(sys.modules, "torch", None)
+    bench = load_benchmark()
+    report = bench.main(["--smoke", "--backend", "numpy", "--no-memory", "--models", "lenet300",
+                         "--threads", "1,2"])
+    assert [(r["model"], r["threads"]) for r in report["rows"]] == [("lenet300", 1),
+                                                                    ("lenet300", 2)]
+    assert set(report["matmul_gflops"]) == {1, 2}
+
+
+def test_threads_check_times_both_settings_and_stops_its_workers(monkeypatch):
+    """examples/threads_check.py at a tiny size: idle and busy timings, the workers killed."""
+    spec = importlib.util.spec_from_file_location(
+        "threads_check", SCRIPT.parent / "threads_check.py")
+    check = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(check)
+    started = []
+    real = check.busy_processes
+    monkeypatch.setattr(check, "busy_processes", lambda n: started.extend(real(n)) or started)
+    report = check.main(["--iterations", "2", "--busy", "1"])
+    for condition in ("idle", "busy"):
+        assert report[condition]["default"] > 0 and report[condition]["threads 1"] > 0
+        assert report[condition]["ratio"] == pytest.approx(
+            report[condition]["default"] / report[condition]["threads 1"])
+    assert len(started) == 1 and all(worker.poll() is not None for worker in started)

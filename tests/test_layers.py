@@ -22,8 +22,8 @@ ROOT = Path(__file__).resolve().parents[1]
 # DESIGN.md's layers, bottom (0) to top; a module's layer is its longest listed prefix
 LAYERS = {
     "minilottery.backends": 0, "minilottery._source_tree": 0, "minilottery.checks": 0,
-    "minilottery.threads": 0, "minilottery": 0,
-    "minilottery.nn": 1, "minilottery.optim": 1, "minilottery.models": 1,
+    "minilottery": 0,
+    "minilottery.nn": 1, "minilottery.threads": 1, "minilottery.optim": 1, "minilottery.models": 1,
     "minilottery.data": 1, "minilottery.train": 1,
     "minilottery.prune": 2, "minilottery.lottery": 2, "minilottery.config": 2,
     "minilottery.presets": 2, "minilottery.runs": 2, "minilottery.seeds": 2,

@@ -70,22 +70,32 @@ def test_linear(backend, n, in_features, out_features, bias, seed):
 @shared_fixture
 @given(n=small, c_in=small, c_out=small, kh=st.integers(1, 4), kw=st.integers(1, 4),
        stride=st.tuples(small, small), padding=st.tuples(st.integers(0, 2), st.integers(0, 2)),
-       h=st.integers(1, 8), w=st.integers(1, 8), bias=st.booleans(), seed=seeds)
-def test_conv2d(backend, n, c_in, c_out, kh, kw, stride, padding, h, w, bias, seed):
+       h=st.integers(1, 8), w=st.integers(1, 8), bias=st.booleans(), seed=seeds,
+       algorithm=st.sampled_from(["reference", "fast"]))
+def test_conv2d(backend, n, c_in, c_out, kh, kw, stride, padding, h, w, bias, seed, algorithm):
     assume(out_size(h, kh, stride[0], padding[0]) >= 1)
     assume(out_size(w, kw, stride[1], padding[1]) >= 1)
+    if algorithm == "fast":  # the fast path's cases: stride 1, or 1x1 without padding
+        assume(stride == (1, 1) or (kh, kw) == (1, 1))
+        padding = (0, 0) if (kh, kw) == (1, 1) else (min(padding[0], kh - 1),
+                                                     min(padding[1], kw - 1))
     layer = nn.Conv2d(c_in, c_out, (kh, kw), stride=stride, padding=padding, bias=bias,
                       rng=seed, backend=backend)
+    layer.algorithm = algorithm
     x = np.random.default_rng(seed).standard_normal((n, c_in, h, w))
     errors = check_module_gradients(layer, x, seed=seed)
+    assert layer.fast == (algorithm == "fast")
     assert set(errors) == {"input", "weight"} | ({"bias"} if bias else set())
 
 
-def test_conv2d_every_entry(backend):
-    """One conv with stride and padding, every entry of both gradients (not just a direction)."""
-    layer = nn.Conv2d(2, 3, 3, stride=2, padding=1, rng=0, backend=backend)
+@pytest.mark.parametrize("stride, algorithm", [(2, "reference"), (1, "reference"), (1, "fast")])
+def test_conv2d_every_entry(backend, stride, algorithm):
+    """One conv with padding, every entry of both gradients (not just a direction)."""
+    layer = nn.Conv2d(2, 3, 3, stride=stride, padding=1, rng=0, backend=backend)
+    layer.algorithm = algorithm
     x = np.random.default_rng(0).standard_normal((2, 2, 5, 4))
     check_module_gradients(layer, x, full=True)
+    assert layer.fast == (algorithm == "fast")
 
 
 # Pooling ----------------------------------------------------------------------

@@ -6,14 +6,30 @@ strided slice of the whole batch), so it is pure slicing and runs unchanged on
 CuPy. The column matrix is laid out (c·kh·kw, n·out_h·out_w): then the forward
 pass and both backward products are each a single large matrix product, and
 col2im is a sum of strided slices that needs no scatter-add.
+
+This is the reference a reader learns from. Where it applies (stride 1 with
+padding < kernel, or a 1x1 kernel without padding), a faster path computes the
+same products (conv_fast.py: column matrices built a few images at a time in a
+reused workspace, the padded input cached instead of the columns, 1x1 kernels
+as one product, outputs as channels-first views). Which one runs:
+``Conv2d.algorithm`` on a layer, else the module flag ``ALGORITHM``, which
+starts from the environment variable MINILOTTERY_CONV; each is "auto" (the
+fast path where it applies), "fast" (the same: where it does not apply, the
+reference runs) or "reference".
 """
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
+from . import conv_fast
 from .init import as_generator, draw
 from .module import Module
+
+ALGORITHMS = ("auto", "fast", "reference")
+ALGORITHM = os.environ.get("MINILOTTERY_CONV", "auto")
 
 
 def pair(value, name: str) -> tuple[int, int]:
@@ -120,7 +136,9 @@ class Conv2d(Module):
                 f"{self.kernel_size}, {self.stride}, {self.padding}"
             )
         self.init, self.dtype, self.has_bias = init, dtype, bias
-        self.col = None
+        self.col = self.padded = None
+        self.algorithm: str | None = None  # None: the module flag ALGORITHM decides
+        self.fast = False  # whether the last forward took the fast path
         self.reset_parameters(rng)
 
     def reset_parameters(self, rng: np.random.Generator | int | None = None) -> None:
@@ -153,6 +171,10 @@ class Conv2d(Module):
                 f"Conv2d.forward: input {tuple(x.shape[2:])} is smaller than the kernel "
                 f"{self.kernel_size} with padding {self.padding}"
             )
+        self.fast = self._use_fast()
+        self.col = self.padded = None
+        if self.fast:
+            return conv_fast.forward(self, x)
         self.x_shape = x.shape
         # col: (c kh kw, n out_h out_w). Drop the previous one first (a forward without a
         # backward, as in evaluation, leaves it): two never need to be alive at once.
@@ -169,7 +191,21 @@ class Conv2d(Module):
             out[...] = y
         return out
 
+    def _use_fast(self) -> bool:
+        """Whether this layer's next forward takes the fast path (see the module docstring)."""
+        name, choice = (("Conv2d.algorithm", self.algorithm) if self.algorithm is not None
+                        else ("MINILOTTERY_CONV / conv.ALGORITHM", ALGORITHM))
+        if choice not in ALGORITHMS:
+            raise ValueError(f"{name}: got {choice!r}, expected one of {', '.join(ALGORITHMS)}")
+        return choice != "reference" and conv_fast.applies(self.kernel_size, self.stride,
+                                                             self.padding)
+
     def backward(self, grad_out, need_input_grad: bool = True):
+        if self.fast:
+            if self.padded is None:
+                raise RuntimeError("Conv2d.backward: run forward first (each backward releases "
+                                   "the padded input that forward cached)")
+            return conv_fast.backward(self, grad_out, need_input_grad)
         if self.col is None:
             raise RuntimeError("Conv2d.backward: run forward first (each backward releases "
                                "the column matrix that forward cached)")
