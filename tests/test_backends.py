@@ -3,6 +3,7 @@ few operations each backend spells its own way, against naive NumPy references."
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -132,8 +133,11 @@ def test_error_when_cupy_has_no_gpu(fresh_cupy_slot, device_count):
 
 
 def _run_python(code: str) -> subprocess.CompletedProcess:
+    """Run ``code`` in a fresh interpreter whose default backend is NumPy: the child must
+    not inherit MINILOTTERY_BACKEND=cupy from a stand-in pass of the suite."""
+    env = {k: v for k, v in os.environ.items() if k != ENV_VAR}
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=60, cwd=ROOT)
+                          timeout=60, cwd=ROOT, env=env)
 
 
 def test_packages_import_without_cupy():
