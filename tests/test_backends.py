@@ -218,6 +218,17 @@ def test_sliding_windows_match_naive_loops(backend, lead, h, w, kh, kw, sh, sw, 
         assert np.shares_memory(windows, x_device)  # a view, not a copy
 
 
+@pytest.mark.parametrize("shape", [(5, 3), (4, 3, 2, 5)])
+def test_channel_sum_sums_every_axis_but_the_channel(backend, shape):
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal(shape), rng.standard_normal(shape)
+    axes = (0, *range(2, len(shape)))
+    got = backend.channel_sum(backend.asarray(a))
+    np.testing.assert_allclose(backend.to_numpy(got), a.sum(axis=axes), rtol=1e-12)
+    got = backend.channel_sum(backend.asarray(a), backend.asarray(b))
+    np.testing.assert_allclose(backend.to_numpy(got), (a * b).sum(axis=axes), rtol=1e-12)
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int64, np.bool_])
 def test_asarray_to_numpy_round_trip(backend, dtype):
     host = (np.arange(24).reshape(2, 3, 4) % 5).astype(dtype)
