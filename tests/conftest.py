@@ -49,6 +49,28 @@ def pytest_report_header(config):
                 f"MINILOTTERY_BACKEND={os.environ.get('MINILOTTERY_BACKEND')}")
     return None
 
+
+_session_counts = []
+
+
+def pytest_sessionstart(session):
+    if STANDIN_ACTIVE:
+        import cupy
+        counting = cupy.counting()
+        _session_counts.append((counting, counting.__enter__()))
+
+
+def pytest_terminal_summary(terminalreporter):
+    """The stand-in pass ends with what crossed in this process over the whole suite."""
+    if _session_counts:
+        _, counts = _session_counts[0]
+        calls = sorted(set(counts.numpy_calls))
+        terminalreporter.write_line(
+            f"stand-in cupy, whole suite in this process: {counts.device_to_host} transfers "
+            f"to the host, {counts.host_to_device} to the device, {counts.synchronize} "
+            f"synchronisations, {len(counts.numpy_calls)} NumPy calls on device arrays"
+            + (f" ({', '.join(calls)})" if calls else ""))
+
 settings.register_profile(
     "ci", max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
