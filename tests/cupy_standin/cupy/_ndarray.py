@@ -136,7 +136,8 @@ class ndarray:  # noqa: N801 (CuPy's name)
         return str(_host(self, "view"))
 
     def __format__(self, spec):
-        return format(_host(self, "view").item() if self.ndim == 0 else str(self), spec)
+        host = _host(self, "view")
+        return format(host.item() if host.ndim == 0 else str(host), spec)
 
     def __reduce__(self):
         from . import array  # pickled as its host copy, rebuilt on the device
