@@ -21,7 +21,9 @@ from minilottery.data import BatchIterator, load_dataset
 from minilottery.models import get_model
 from minilottery.prune import apply_masks, magnitude_prune
 from minilottery.pruning_at_init import synflow_masks
+from minilottery.runs import RunDirectory
 from minilottery.stability import line_errors
+from minilottery.supermask import run_supermask
 from minilottery.train import evaluate, train
 
 TINY = ["--model", "lenet300", "--dataset", "digits", "--width", "0.1", "--iterations", "30",
@@ -238,3 +240,19 @@ def test_stability_and_sweep_commands(cupy_standin, tmp_path, capsys):
                          ("iterations", 20), ("rounds", 1)]:
         args += ["--set", f"{field}={value}"]
     assert "2 runs done" in _main(args, capsys)
+
+
+def test_supermask_moves_the_test_set_once(source_run, cupy_standin, tmp_path):
+    """Two more random masks per round add their evaluations' state and mask transfers
+    only: the test set is not sent again for each one."""
+    checkpoint = RunDirectory(source_run).load_checkpoint("round_01")
+    per_evaluation = len(checkpoint["weights"]) + len(checkpoint["masks"])
+    rounds = 3  # 0, 1, 2
+    crossings = []
+    for seeds in (1, 2):
+        with cupy_standin.counting() as counts:
+            run_supermask(source_run, tmp_path / f"sm{seeds}", backend="cupy",
+                          random_seeds=seeds, log=lambda line: None)
+        crossings.append(counts.host_to_device)
+    # each extra seed: "random" and "random_signed_constant" in every round
+    assert crossings[1] - crossings[0] == rounds * 2 * per_evaluation
