@@ -2,8 +2,13 @@
 
 A layer never imports numpy or cupy to work on data; it asks its backend for
 ``xp`` (the array module) and for the handful of operations below. Only
-device transfer, scatter-add, random generators and synchronisation differ
-between NumPy and CuPy; everything else is the same code against ``xp``.
+device transfer, scatter-add, per-channel sums, random generators and
+synchronisation differ between NumPy and CuPy; everything else is the same
+code against ``xp``.
+
+A backend is identified by its name: copying or pickling one (with a model
+that holds it) gives back ``get_backend(name)``, never a copy of the array
+module, which cannot be pickled.
 """
 
 from __future__ import annotations
@@ -11,11 +16,21 @@ from __future__ import annotations
 import numpy as np
 
 
+def _backend_named(name: str) -> Backend:
+    """get_backend(name), for unpickling (registry imports this module, so import late)."""
+    from .registry import get_backend
+    return get_backend(name)
+
+
 class Backend:
     """An array backend: ``name``, ``xp`` and the operations that differ by device."""
 
     name: str = "abstract"
     xp = np
+
+    def __reduce__(self):
+        # By name: deepcopy and pickle of a model give this process's backend of that name
+        return _backend_named, (self.name,)
 
     # Device transfer -------------------------------------------------------
 
@@ -47,6 +62,16 @@ class Backend:
         (kh, kw), (sh, sw) = window, stride
         view = self.xp.lib.stride_tricks.sliding_window_view(x, (kh, kw), axis=(-2, -1))
         return view[..., ::sh, ::sw, :, :]
+
+    def channel_sum(self, a, b=None):
+        """Σ a (or Σ a·b) over every axis but axis 1, the channel: (n, c, ...) -> (c,).
+
+        NumPy's einsum reads each input once, with no product array in between.
+        """
+        letters = "nc" + "hwdefg"[:a.ndim - 2]
+        if b is None:
+            return self.xp.einsum(f"{letters}->c", a)
+        return self.xp.einsum(f"{letters},{letters}->c", a, b)
 
     def rng(self, seed):
         """A random generator on this backend's device (for dropout masks)."""

@@ -2,7 +2,9 @@
 
 A mask is a dict from qualified parameter name ("features.0.weight") to a
 boolean NumPy array shaped like the weight: True keeps the weight. Only the
-weights of Linear and Conv2d layers are prunable.
+weights of Linear and Conv2d layers are prunable. The functions that take a
+model also accept masks (and scores) that live on its device: they cross
+through the model's backend, never through ``numpy.asarray``.
 
 Magnitude pruning removes a fraction of the weights that are *still
 unpruned*, smallest |w| first, so 20% a round leaves 0.8^n after n rounds.
@@ -52,10 +54,9 @@ def check_masks(model: Module, masks: Mapping[str, np.ndarray]) -> None:
                 f"masks: {name!r} is not a prunable weight of this model; "
                 f"prunable weights are {', '.join(shapes)}"
             )
-        if tuple(np.shape(mask)) != shapes[name]:
-            raise ValueError(
-                f"masks: {name!r} has shape {tuple(np.shape(mask))}, expected {shapes[name]}"
-            )
+        shape = tuple(mask.shape) if hasattr(mask, "shape") else np.shape(mask)
+        if shape != shapes[name]:
+            raise ValueError(f"masks: {name!r} has shape {shape}, expected {shapes[name]}")
 
 
 def apply_masks(model: Module, masks: Mapping[str, np.ndarray]) -> None:
@@ -69,7 +70,7 @@ def apply_masks(model: Module, masks: Mapping[str, np.ndarray]) -> None:
     layers = dict(prunable_layers(model))
     device_masks = {}
     for name, mask in masks.items():
-        device_mask = backend.asarray(np.asarray(mask, dtype=bool))
+        device_mask = backend.asarray(mask, dtype=bool)  # host or already on the device
         layers[name].params["weight"] *= device_mask
         device_masks[name] = device_mask
     model.masks = device_masks
@@ -152,12 +153,13 @@ def prune_by_scores(model: Module, scores: Mapping[str, np.ndarray], fraction: f
     rates = _resolve_rates(model, fraction, scope, layer_rates)
     masks = dict(masks) if masks is not None else ones_masks(model)
     check_masks(model, masks)
-    new = {name: np.asarray(m, dtype=bool).copy() for name, m in masks.items()}
+    host = model.backend.to_numpy
+    new = {name: host(m).astype(bool) for name, m in masks.items()}  # copies
     if scope == "layer":
         for name, rate in rates.items():
             if name in new:
                 count = round(rate * int(np.count_nonzero(new[name])))
-                new[name] = _drop_smallest(np.asarray(scores[name]), new[name], count)
+                new[name] = _drop_smallest(host(scores[name]), new[name], count)
         return new
 
     # Global: one ranking over every participating layer, in layer order
@@ -165,7 +167,7 @@ def prune_by_scores(model: Module, scores: Mapping[str, np.ndarray], fraction: f
     if not names:
         return new
     alive = np.concatenate([new[n].ravel() for n in names])
-    flat_scores = np.concatenate([np.asarray(scores[n]).ravel() for n in names])
+    flat_scores = np.concatenate([host(scores[n]).ravel() for n in names])
     kept = _drop_smallest(flat_scores, alive, round(fraction * int(np.count_nonzero(alive))))
     start = 0
     for name in names:

@@ -3,6 +3,7 @@ few operations each backend spells its own way, against naive NumPy references."
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -132,8 +133,11 @@ def test_error_when_cupy_has_no_gpu(fresh_cupy_slot, device_count):
 
 
 def _run_python(code: str) -> subprocess.CompletedProcess:
+    """Run ``code`` in a fresh interpreter whose default backend is NumPy: the child must
+    not inherit MINILOTTERY_BACKEND=cupy from a stand-in pass of the suite."""
+    env = {k: v for k, v in os.environ.items() if k != ENV_VAR}
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=60, cwd=ROOT)
+                          timeout=60, cwd=ROOT, env=env)
 
 
 def test_packages_import_without_cupy():
@@ -212,6 +216,17 @@ def test_sliding_windows_match_naive_loops(backend, lead, h, w, kh, kw, sh, sw, 
     np.testing.assert_array_equal(backend.to_numpy(windows), expected)
     if backend.name == "numpy":
         assert np.shares_memory(windows, x_device)  # a view, not a copy
+
+
+@pytest.mark.parametrize("shape", [(5, 3), (4, 3, 2, 5)])
+def test_channel_sum_sums_every_axis_but_the_channel(backend, shape):
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal(shape), rng.standard_normal(shape)
+    axes = (0, *range(2, len(shape)))
+    got = backend.channel_sum(backend.asarray(a))
+    np.testing.assert_allclose(backend.to_numpy(got), a.sum(axis=axes), rtol=1e-12)
+    got = backend.channel_sum(backend.asarray(a), backend.asarray(b))
+    np.testing.assert_allclose(backend.to_numpy(got), (a * b).sum(axis=axes), rtol=1e-12)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int64, np.bool_])

@@ -169,11 +169,11 @@ def test_every_backend_starts_from_the_same_weights(backend):
 
 def test_initial_weights_have_the_papers_scale():
     """Gaussian Glorot for LeNet and Conv-n, Kaiming normal for ResNet and VGG."""
-    lenet = dict(get_model("lenet300", MNIST, 10, seed=0).named_parameters())
+    lenet = get_model("lenet300", MNIST, 10, seed=0).state_dict()  # host copies
     std = float(np.std(lenet["1.weight"]))
     assert std == pytest.approx(np.sqrt(2 / (784 + 300)), rel=0.02)
     assert not np.any(lenet["1.bias"])
-    resnet = dict(get_model("resnet20", CIFAR, 10, seed=0).named_parameters())
+    resnet = get_model("resnet20", CIFAR, 10, seed=0).state_dict()
     std = float(np.std(resnet["layer3.1.conv1.weight"]))
     assert std == pytest.approx(np.sqrt(2 / (64 * 9)), rel=0.02)
 

@@ -199,23 +199,25 @@ def test_batchnorm_running_stats_follow_pytorch(backend, shape):
                                rtol=1e-5, atol=1e-6)
 
 
-def test_batchnorm_matches_torch():
-    """Where PyTorch is installed: the same outputs and running statistics, step by step."""
+def test_batchnorm_matches_torch(backend):
+    """Where PyTorch is installed: the same outputs and running statistics, step by step
+    (PyTorch on the CPU; ours on each backend, compared through to_numpy)."""
     torch = pytest.importorskip("torch")
     rng = np.random.default_rng(1)
-    ours = nn.BatchNorm2d(3)
+    ours = nn.BatchNorm2d(3, backend=backend)
     theirs = torch.nn.BatchNorm2d(3).double()
     for training in (True, True, False):
         ours.train(training)
         theirs.train(training)
         x = rng.normal(1.0, 2.0, (4, 3, 3, 2))
-        y = ours.forward(x.astype(np.float32))
-        np.testing.assert_allclose(y, theirs(torch.from_numpy(x)).detach().numpy(),
+        y = ours.forward(backend.asarray(x.astype(np.float32)))
+        np.testing.assert_allclose(host(backend, y),
+                                   theirs(torch.from_numpy(x)).detach().numpy(),
                                    rtol=1e-4, atol=1e-4)
-    np.testing.assert_allclose(ours.buffers["running_var"], theirs.running_var.numpy(),
-                               rtol=1e-5)
-    np.testing.assert_allclose(ours.buffers["running_mean"], theirs.running_mean.numpy(),
-                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(host(backend, ours.buffers["running_var"]),
+                               theirs.running_var.numpy(), rtol=1e-5)
+    np.testing.assert_allclose(host(backend, ours.buffers["running_mean"]),
+                               theirs.running_mean.numpy(), rtol=1e-5, atol=1e-6)
 
 
 # Dropout --------------------------------------------------------------------------

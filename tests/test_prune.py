@@ -285,7 +285,7 @@ def test_pruned_weights_stay_zero_through_real_training(seed, steps, rounds, fra
     its optimizer state stays zero, and the surviving weights do move."""
     rng = np.random.default_rng(seed)
     model = small_convnet(seed)
-    loss_fn = nn.CrossEntropyLoss()
+    loss_fn = nn.CrossEntropyLoss(backend=model.backend)
     masks = None
     for _ in range(rounds):
         masks = magnitude_prune(model, fraction, scope=scope, masks=masks)
@@ -293,8 +293,8 @@ def test_pruned_weights_stay_zero_through_real_training(seed, steps, rounds, fra
         opt = OPTIMIZERS[name](model)  # a fresh optimizer each round, as lottery does
         start = host_weights(model)
         for _ in range(steps):
-            x = rng.standard_normal((5, 2, 6, 6)).astype(np.float32)
-            y = rng.integers(0, 3, 5)
+            x = model.backend.asarray(rng.standard_normal((5, 2, 6, 6)).astype(np.float32))
+            y = model.backend.asarray(rng.integers(0, 3, 5))
             loss_fn.forward(model.forward(x), y)
             model.backward(loss_fn.backward())
             opt.step()
@@ -302,7 +302,7 @@ def test_pruned_weights_stay_zero_through_real_training(seed, steps, rounds, fra
             for n, mask in masks.items():
                 assert np.all(w[n][~mask] == 0.0), n
                 for buffer in opt.state.get(n, {}).values():
-                    assert np.all(np.asarray(buffer)[~mask] == 0.0), n
+                    assert np.all(model.backend.to_numpy(buffer)[~mask] == 0.0), n
         moved = [np.any(w[n][masks[n]] != start[n][masks[n]]) for n in masks if masks[n].any()]
         assert all(moved)
 

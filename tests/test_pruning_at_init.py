@@ -40,26 +40,30 @@ def mlp(sizes, seed=0, bias=True, backend=None):
 
 def test_snip_scores_equal_finite_difference_sensitivity():
     model = mlp([4, 5, 3], seed=1).to(dtype=np.float64)
+    backend = model.backend
     for layer in model:  # non-zero biases, so every path matters
         if "bias" in layer.params:
-            layer.params["bias"][...] = np.random.default_rng(2).normal(size=layer.out_features)
+            layer.params["bias"][...] = backend.asarray(
+                np.random.default_rng(2).normal(size=layer.out_features))
     rng = np.random.default_rng(3)
     x, y = rng.normal(size=(6, 4)), rng.integers(0, 3, size=6)
     scores = snip_scores(model, x, y)
-    loss = nn.CrossEntropyLoss()
+    loss = nn.CrossEntropyLoss(backend=backend)
+    x, y = backend.asarray(x), backend.asarray(y)
     eps = 1e-6
     for name, layer in nn.prunable_layers(model):
         weight = layer.params["weight"]
-        grad = np.zeros_like(weight)
+        grad = np.zeros(weight.shape)
         for index in np.ndindex(weight.shape):
-            saved = weight[index]
+            saved = float(weight[index])  # a value: on CuPy weight[index] is a 0-d view
             weight[index] = saved + eps
             plus = loss(model.forward(x), y)
             weight[index] = saved - eps
             minus = loss(model.forward(x), y)
             weight[index] = saved
             grad[index] = (plus - minus) / (2 * eps)
-        np.testing.assert_allclose(scores[name], np.abs(grad * weight), rtol=1e-5, atol=1e-10)
+        np.testing.assert_allclose(scores[name], np.abs(grad * backend.to_numpy(weight)),
+                                   rtol=1e-5, atol=1e-10)
         assert scores[name].max() > 0
 
 
@@ -78,17 +82,19 @@ def test_snip_leaves_the_model_unchanged():
 def test_grasp_scores_equal_weight_times_hessian_gradient_product():
     """w ⊙ Hg against a Hessian built column by column from finite differences of gradients."""
     model = mlp([3, 4, 2], seed=5).to(dtype=np.float64)
+    host = model.backend.to_numpy
     rng = np.random.default_rng(6)
     x, y = rng.normal(size=(7, 3)), rng.integers(0, 2, size=7)
     temperature = 2.0
     scores = grasp_scores(model, x, y, temperature=temperature)
     layers = [layer for _, layer in nn.prunable_layers(model)]
-    loss = nn.CrossEntropyLoss()
+    loss = nn.CrossEntropyLoss(backend=model.backend)
+    x, y = model.backend.asarray(x), model.backend.asarray(y)
 
     def gradient():
         loss.compute(model.forward(x) / temperature, y)
         model.backward(loss.backward() / temperature)
-        return np.concatenate([layer.grads["weight"].ravel() for layer in layers])
+        return np.concatenate([host(layer.grads["weight"]).ravel() for layer in layers])
 
     flat = [(layer.params["weight"], index) for layer in layers
             for index in np.ndindex(layer.params["weight"].shape)]
@@ -96,7 +102,7 @@ def test_grasp_scores_equal_weight_times_hessian_gradient_product():
     hessian = np.zeros((len(flat), len(flat)))
     h = 1e-5
     for j, (weight, index) in enumerate(flat):
-        saved = weight[index]
+        saved = float(weight[index])  # a value: on CuPy weight[index] is a 0-d view
         weight[index] = saved + h
         plus = gradient()
         weight[index] = saved - h
@@ -104,7 +110,7 @@ def test_grasp_scores_equal_weight_times_hessian_gradient_product():
         weight[index] = saved
         hessian[:, j] = (plus - minus) / (2 * h)
     np.testing.assert_allclose(hessian, hessian.T, atol=1e-7)  # a real Hessian
-    weights = np.concatenate([layer.params["weight"].ravel() for layer in layers])
+    weights = np.concatenate([host(layer.params["weight"]).ravel() for layer in layers])
     expected = weights * (hessian @ g)
     got = np.concatenate([scores[name].ravel() for name, _ in nn.prunable_layers(model)])
     np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-9 * np.abs(expected).max())
@@ -124,7 +130,8 @@ def test_synflow_conserves_the_total_score_layer_to_layer(sizes, seed, prune):
     scores = synflow_scores(model, (sizes[0],), masks)
     product = np.ones(sizes[0])
     for name, layer in nn.prunable_layers(model):
-        product = (np.abs(layer.params["weight"]).astype(np.float64) * masks[name]) @ product
+        weight = model.backend.to_numpy(layer.params["weight"])
+        product = (np.abs(weight).astype(np.float64) * masks[name]) @ product
     totals = [s.sum() for s in scores.values()]
     np.testing.assert_allclose(totals, product.sum(), rtol=1e-10)
 

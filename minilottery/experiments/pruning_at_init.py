@@ -109,20 +109,36 @@ def snip_masks(model: Module, density_: float, x, y):
 
 # -- SynFlow -------------------------------------------------------------------------------
 
-def synflow_scores(model: Module, input_shape, masks=None) -> dict[str, np.ndarray]:
+def _synflow_network(model: Module):
+    """(a float64 copy of ``model`` in evaluation mode with every parameter and buffer
+    replaced by its absolute value, the |θ| of its prunable weights): built once per mask,
+    the rounds then rescore it on the device."""
+    work = copy.deepcopy(model)
+    work.to(dtype=np.float64)  # through the host, once
+    work.eval()
+    for module in work.modules():
+        for store in (module.params, module.buffers):
+            for key in store:
+                store[key] = work.xp.abs(store[key])
+    return work, {name: layer.params["weight"].copy() for name, layer in prunable_layers(work)}
+
+
+def synflow_scores(model: Module, input_shape, masks=None, *,
+                   network=None) -> dict[str, np.ndarray]:
     """|∂R/∂θ ⊙ θ| for every prunable weight, R = Σ f_|θ|(1); the model is unchanged.
 
     Works on a float64 copy with every parameter and buffer replaced by its
-    absolute value (pruned weights zero), in evaluation mode.
+    absolute value (pruned weights zero), in evaluation mode; ``network`` is
+    that copy from ``_synflow_network``, to reuse it across rounds.
     """
-    work = copy.deepcopy(model)
-    work.to(dtype=np.float64)
-    work.eval()
+    work, absolute = network or _synflow_network(model)
     backend, xp = work.backend, work.xp
-    state = {name: np.abs(value) for name, value in work.state_dict().items()}
-    for name, mask in (masks or {}).items():
-        state[name] = state[name] * mask
-    work.load_state_dict(state)
+    masks = masks or {}
+    for name, layer in prunable_layers(work):
+        weight = layer.params["weight"]
+        weight[...] = absolute[name]
+        if name in masks:
+            weight *= backend.asarray(masks[name], dtype=bool)
     ones = xp.ones((1, *tuple(input_shape)), dtype=np.float64)
     out = work.forward(ones)
     # R = 1ᵀ f(1): dR/d out = 1
@@ -139,10 +155,12 @@ def synflow_masks(model: Module, density_: float, input_shape,
     masks = ones_masks(model)
     total = sum(int(np.size(m)) for m in masks.values())
     final = target_count(masks, density_)
+    network = _synflow_network(model)
     for i in range(1, iterations + 1):
         # Exponential schedule; the last round lands exactly on the target
         kept = final if i == iterations else max(final, round(total * density_ ** (i / iterations)))
-        masks = prune_to_count(model, synflow_scores(model, input_shape, masks), masks, kept)
+        scores = synflow_scores(model, input_shape, masks, network=network)
+        masks = prune_to_count(model, scores, masks, kept)
     return masks
 
 
@@ -167,7 +185,7 @@ def grasp_scores(model: Module, x, y, temperature: float = GRASP_TEMPERATURE) ->
     work.to(dtype=np.float64)
     work.eval()
     backend, xp = work.backend, work.xp
-    x, y = backend.asarray(np.asarray(x, dtype=np.float64)), backend.asarray(y)
+    x, y = backend.asarray(x, dtype=np.float64), backend.asarray(y)  # host or device
     weights = {name: layer.params["weight"] for name, layer in prunable_layers(work)}
     g = _weight_grads(work, x, y, temperature)
     norm_w = float(xp.sqrt(sum((w * w).sum() for w in weights.values())))
@@ -206,7 +224,8 @@ def method_masks(method: str, model: Module, density_: float, dataset, *, seed: 
     """The mask of ``method`` (one of METHODS) for ``model`` at its current weights."""
     if method in ("snip", "grasp"):
         batch = min(snip_batch, len(dataset.y_train))
-        x, y = next(iter(BatchIterator(dataset.x_train, dataset.y_train, batch, seed=seed)))
+        x, y = next(iter(BatchIterator(dataset.x_train, dataset.y_train, batch, seed=seed,
+                                       backend=model.backend)))
         return (snip_masks if method == "snip" else grasp_masks)(model, density_, x, y)
     if method == "synflow":
         return synflow_masks(model, density_, dataset.input_shape, synflow_iterations)

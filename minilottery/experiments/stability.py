@@ -90,6 +90,8 @@ def line_errors(model, state_a, state_b, x, y, alphas: Sequence[float],
 
     ``model`` provides the architecture; its weights are overwritten.
     """
+    # Evaluated once per α: move the data to the device once, not at every α
+    x, y = model.backend.asarray(x), model.backend.asarray(y)
     errors = []
     for alpha in alphas:
         model.load_state_dict(interpolate_states(state_a, state_b, float(alpha), masks))

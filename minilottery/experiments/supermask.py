@@ -70,11 +70,11 @@ def same_sign_masks(initial: dict, final: dict, previous: dict, counts: dict) ->
     return out
 
 
-def masked_accuracy(model, state: dict, masks: dict, dataset) -> float:
-    """Test accuracy of ``state`` with ``masks`` applied, no training."""
+def masked_accuracy(model, state: dict, masks: dict, x, y) -> float:
+    """Accuracy on (x, y) of ``state`` with ``masks`` applied, no training."""
     model.load_state_dict(state)
     apply_masks(model, masks)
-    return evaluate(model, dataset.x_test, dataset.y_test)[1]
+    return evaluate(model, x, y)[1]
 
 
 def run_supermask(run_dir, out_dir, *, dataset: Dataset | None = None, backend=None,
@@ -88,6 +88,8 @@ def run_supermask(run_dir, out_dir, *, dataset: Dataset | None = None, backend=N
         dataset = config.load_data()
     model = build_model(config, dataset, backend=backend)
     init = source.load_checkpoint("init")["weights"]
+    # Every variant of every round is evaluated on it: to the device once
+    test = model.backend.asarray(dataset.x_test), model.backend.asarray(dataset.y_test)
     names = [name for name, _ in prunable_layers(model)]
     rounds = []
     previous = None
@@ -102,14 +104,14 @@ def run_supermask(run_dir, out_dir, *, dataset: Dataset | None = None, backend=N
                 init, previous["weights"], previous["masks"], counts)
         accuracies = {}
         for variant, variant_masks in variants.items():
-            accuracies[variant] = masked_accuracy(model, init, variant_masks, dataset)
+            accuracies[variant] = masked_accuracy(model, init, variant_masks, *test)
             accuracies[f"{variant}_signed_constant"] = masked_accuracy(
-                model, signed_constant(init, variant_masks), variant_masks, dataset)
+                model, signed_constant(init, variant_masks), variant_masks, *test)
         randoms = [random_masks_like(masks, seed=1000 * r + s) for s in range(random_seeds)]
         accuracies["random"] = float(np.mean(
-            [masked_accuracy(model, init, m, dataset) for m in randoms]))
+            [masked_accuracy(model, init, m, *test) for m in randoms]))
         accuracies["random_signed_constant"] = float(np.mean(
-            [masked_accuracy(model, signed_constant(init, m), m, dataset) for m in randoms]))
+            [masked_accuracy(model, signed_constant(init, m), m, *test) for m in randoms]))
         rounds.append({"round": r, "density": density(masks), "test_accuracy": accuracies,
                        "trained_early_stop_test_accuracy": record["early_stop_test_accuracy"]})
         log(f"round {r} ({100 * density(masks):.1f}%): " + ", ".join(

@@ -14,8 +14,7 @@ from .module import Module
 
 
 class _BatchNorm(Module):
-    letters = ""  # the axes of x, for einsum: "nc" or "nchw"
-    ndim = 0
+    ndim = 0  # of x: 2 (n, c) or 4 (n, c, h, w)
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1, *,
                  dtype=np.float32, backend=None):
@@ -35,14 +34,12 @@ class _BatchNorm(Module):
         return v.reshape((1, -1) + (1,) * (self.ndim - 2))
 
     def _sum(self, a, b=None):
-        """Σ a (or Σ a·b) over every axis but the channel: one pass, no temporary array.
+        """Σ a (or Σ a·b) over every axis but the channel ("nchw->c").
 
-        einsum names the axes ("nchw->c"), and reads each input once where
-        ``(a * b).sum(axis=(0, 2, 3))`` would write and read a product first.
+        The backend spells it: on NumPy one einsum pass with no product array, on
+        CuPy an element-wise product and a reduction (its einsum would copy both).
         """
-        if b is None:
-            return self.xp.einsum(f"{self.letters}->c", a)
-        return self.xp.einsum(f"{self.letters},{self.letters}->c", a, b)
+        return self.backend.channel_sum(a, b)
 
     def forward(self, x):
         if x.ndim != self.ndim or x.shape[1] != self.num_features:
@@ -112,12 +109,10 @@ class _BatchNorm(Module):
 class BatchNorm1d(_BatchNorm):
     """Batch norm over (n, c): statistics per feature over the batch."""
 
-    letters = "nc"
     ndim = 2
 
 
 class BatchNorm2d(_BatchNorm):
     """Batch norm over (n, c, h, w): statistics per channel over n, h and w."""
 
-    letters = "nchw"
     ndim = 4
