@@ -18,12 +18,12 @@ import pytest
 from minilottery import cli, nn, optim
 from minilottery.backends import get_backend
 from minilottery.data import BatchIterator, load_dataset
+from minilottery.experiments.pruning_at_init import synflow_masks
+from minilottery.experiments.stability import line_errors
+from minilottery.experiments.supermask import run_supermask
 from minilottery.models import get_model
 from minilottery.prune import apply_masks, magnitude_prune
-from minilottery.pruning_at_init import synflow_masks
 from minilottery.runs import RunDirectory
-from minilottery.stability import line_errors
-from minilottery.supermask import run_supermask
 from minilottery.train import evaluate, train
 
 TINY = ["--model", "lenet300", "--dataset", "digits", "--width", "0.1", "--iterations", "30",
