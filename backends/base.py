@@ -16,21 +16,11 @@ from __future__ import annotations
 import numpy as np
 
 
-def _backend_named(name: str) -> Backend:
-    """get_backend(name), for unpickling (registry imports this module, so import late)."""
-    from .registry import get_backend
-    return get_backend(name)
-
-
 class Backend:
     """An array backend: ``name``, ``xp`` and the operations that differ by device."""
 
     name: str = "abstract"
     xp = np
-
-    def __reduce__(self):
-        # By name: deepcopy and pickle of a model give this process's backend of that name
-        return _backend_named, (self.name,)
 
     # Device transfer -------------------------------------------------------
 

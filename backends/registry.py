@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copyreg
 import os
 
 from .base import Backend
@@ -30,6 +31,17 @@ def get_backend(name: str | Backend | None = None) -> Backend:
     if name not in _cache:
         _cache[name] = NumpyBackend() if name == "numpy" else CupyBackend()
     return _cache[name]
+
+
+def _by_name(backend: Backend):
+    """Pickle and deep-copy a backend by its name: the copy is this process's backend of
+    that name (a backend holds a module, which cannot be pickled, and a copy of a model
+    must run on the same device as the model)."""
+    return get_backend, (backend.name,)
+
+
+for _backend_class in (NumpyBackend, CupyBackend):
+    copyreg.pickle(_backend_class, _by_name)
 
 
 def available_backends() -> list[str]:

@@ -206,14 +206,15 @@ def test_adam_continuing_a_schedule_at_k_takes_a_first_step_like_any_first_step(
     iteration: a fresh Adam whose schedule starts at k (a late reset) must not scale its
     first update by (1 - β₂ᵏ)^½ / (1 - β₁ᵏ) / (1 - β₂)^½ · (1 - β₁) (3.08x at k = 3,000)."""
     fresh, late = two_layer(None), two_layer(None)
-    before = {name: p.copy() for name, p in fresh.named_parameters()}
+    host = fresh.backend.to_numpy
+    before = {name: host(p).copy() for name, p in fresh.named_parameters()}
     first = optim.Adam(fresh, 1e-3)
     continuing = optim.Adam(late, 1e-3)
     continuing.iteration = k  # what a late-reset round does to the schedule
     run_steps(fresh, first, 1)
     run_steps(late, continuing, 1)
     for (name, a), (_, b) in zip(fresh.named_parameters(), late.named_parameters(), strict=True):
-        step_a, step_b = a - before[name], b - before[name]
+        step_a, step_b = host(a) - before[name], host(b) - before[name]
         assert np.abs(step_a).max() > 0
         np.testing.assert_allclose(step_b, step_a, rtol=1e-5, atol=1e-9)
     assert continuing.iteration == k + 1  # the schedule still advances from k
