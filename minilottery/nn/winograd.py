@@ -1,0 +1,213 @@
+"""Winograd F(2x2, 3x3): a stride-1 3x3 convolution with 2.25x fewer multiplications.
+
+The output is cut into 2x2 tiles; tile (ty, tx) reads the 4x4 input patch d
+at rows 2ty..2ty+3 and columns 2tx..2tx+3 of the zero-padded input (patches
+overlap by two). Winograd's minimal filtering algorithm computes the 2x2
+output of a 3x3 kernel g on that patch as
+
+    Y = Aᵀ [ (G g Gᵀ) ⊙ (Bᵀ d B) ] A
+
+with the constant matrices
+
+    Bᵀ = [[1,  0, -1,  0],     G = [[1,    0,    0  ],     Aᵀ = [[1, 1,  1,  0],
+          [0,  1,  1,  0],          [1/2,  1/2,  1/2],           [0, 1, -1, -1]]
+          [0, -1,  1,  0],          [1/2, -1/2,  1/2],
+          [0,  1,  0, -1]]          [0,    0,    1  ]]
+
+Bᵀ d B takes the patch to 16 "frequencies" (sums and differences of input
+values), G g Gᵀ takes the kernel there, and Aᵀ · A brings the 16 products
+back to the 2x2 output: 16 multiplications per tile and channel pair where
+the direct sum needs 2·2·9 = 36. Summed over input channels, the element-wise
+product becomes a matrix product per frequency k:
+
+    M[k] = U[k] · V[k]        (o c, c (n th tw) -> o (n th tw)), k = 0..15
+
+with U = G g Gᵀ (16, o, c) and V = Bᵀ d B (16, c, n·th·tw): 16 batched
+products, each a quarter of the direct product's work... 16/36 of it in all.
+
+The backward pass is the same algebra transposed (no new approximation):
+
+    dM = A dY Aᵀ,  dU[k] = dM[k] · V[k]ᵀ,  dV[k] = U[k]ᵀ · dM[k],
+    dW = Gᵀ dU G,  dd = B dV Bᵀ,  summed back over the overlapping patches.
+
+Odd output sizes: the padded input is extended with zeros to whole tiles and
+the output cropped (the extra outputs only ever see zeros; their gradient is
+zero). The matrices hold halves and small integers, so float32 rounding grows
+only a little (see docs/speed.md for the measured error). Everything is
+written against ``xp``: it runs unchanged on CuPy.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .conv_fast import _buffer
+
+# The constant matrices (float64 on the host; cast to the layer's dtype on its device).
+B_T = np.array([[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]], dtype=np.float64)
+G = np.array([[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]], dtype=np.float64)
+A_T = np.array([[1, 1, 1, 0], [0, 1, -1, -1]], dtype=np.float64)
+
+
+def applies(kernel: tuple[int, int], stride: tuple[int, int], padding: tuple[int, int]) -> bool:
+    """3x3, stride 1, padding < 3 on each side (the convolutions this file computes)."""
+    return kernel == (3, 3) and stride == (1, 1) and max(padding) < 3
+
+
+def pays(in_channels: int, out_channels: int, batch: int) -> bool:
+    """Whether "auto" takes this path: where it measured faster than conv_fast (docs/speed.md)."""
+    return True
+
+
+def _kernel_transform(xp, weight):
+    """U = G g Gᵀ: weight (o, c, 3, 3) -> (16, o, c), frequency first."""
+    g = xp.asarray(G, dtype=weight.dtype)
+    o, c = weight.shape[:2]
+    # o c i j -> o c k l: G (4 3) · g (3 3) · Gᵀ (3 4)
+    u = g @ weight @ g.T
+    return xp.ascontiguousarray(u.transpose(2, 3, 0, 1)).reshape(16, o, c)
+
+
+def _input_transform(xp, padded, tiles, out):
+    """V = Bᵀ d B for every patch: padded (c, n, 2th + 2, 2tw + 2) -> out (4, 4, c, n, th, tw).
+
+    Rows first (Bᵀ · d), on strided views of the padded input, then columns (· B).
+    """
+    th, tw = tiles
+    # row r of every patch: padded rows r, r + 2, ..., (c, n, th, wp)
+    r = [padded[:, :, i:i + 2 * th:2] for i in range(4)]
+    # t = Bᵀ d: t0 = d0 - d2, t1 = d1 + d2, t2 = d2 - d1, t3 = d1 - d3
+    rows = (r[0] - r[2], r[1] + r[2], r[2] - r[1], r[1] - r[3])
+    for k, t in enumerate(rows):
+        col = [t[..., j:j + 2 * tw:2] for j in range(4)]
+        # V[k] = t B: the same combinations along the columns
+        xp.subtract(col[0], col[2], out=out[k, 0])
+        xp.add(col[1], col[2], out=out[k, 1])
+        xp.subtract(col[2], col[1], out=out[k, 2])
+        xp.subtract(col[1], col[3], out=out[k, 3])
+    return out
+
+
+def _output_transform(xp, m, out):
+    """Y = Aᵀ M A for every tile: m (4, 4, o, n, th, tw) -> out (o, n, 2th, 2tw)."""
+    o, n, th, tw = m.shape[2:]
+    tiles = out.reshape(o, n, th, 2, tw, 2)
+    # s = Aᵀ M: s0 = m0 + m1 + m2, s1 = m1 - m2 - m3 (rows of each tile)
+    for a, s in enumerate((m[0] + m[1] + m[2], m[1] - m[2] - m[3])):
+        # y[a] = s A: the same along the columns
+        tiles[:, :, :, a, :, 0] = s[0] + s[1] + s[2]
+        tiles[:, :, :, a, :, 1] = s[1] - s[2] - s[3]
+    return out
+
+
+def _output_gradient(xp, dy, tiles, out):
+    """dM = A dY Aᵀ: dy (o, n, 2th, 2tw) -> out (4, 4, o, n, th, tw)."""
+    th, tw = tiles
+    # dY[a, b] of every tile: (o, n, th, tw)
+    d = [[dy[:, :, a::2, b::2] for b in range(2)] for a in range(2)]
+    # e = A dY: e0 = dy0, e1 = dy0 + dy1, e2 = dy0 - dy1, e3 = -dy1 (rows)
+    for k in range(4):
+        e = [(d[0][b], d[0][b] + d[1][b], d[0][b] - d[1][b], -d[1][b])[k] for b in range(2)]
+        # dM[k] = e Aᵀ: the same along the columns
+        out[k, 0] = e[0]
+        xp.add(e[0], e[1], out=out[k, 1])
+        xp.subtract(e[0], e[1], out=out[k, 2])
+        xp.negative(e[1], out=out[k, 3])
+    return out
+
+
+def _input_gradient(xp, dv, out):
+    """dpadded = Σ over patches of B dV Bᵀ: dv (4, 4, c, n, th, tw) -> out (c, n, 2th + 2, 2tw + 2).
+
+    Rows of dd first (B · dV), each added into the rows of the patches it came
+    from; patches overlap, so the sums are strided `+=`, no scatter-add.
+    """
+    th, tw = dv.shape[-2:]
+    out[...] = 0
+    for k in range(4):
+        # row k of dV, by columns: dd[:, j] = Σ_l dV[k, l] B[j, l]
+        cols = (dv[k, 0], dv[k, 1] - dv[k, 2] + dv[k, 3], dv[k, 1] + dv[k, 2] - dv[k, 0],
+                -dv[k, 3])
+        # B · (row k): row k feeds patch rows i with weight B[i, k] = Bᵀ[k, i]
+        for i in range(4):
+            weight = B_T[k, i]
+            if weight == 0:
+                continue
+            for j, value in enumerate(cols):
+                target = out[:, :, i:i + 2 * th:2, j:j + 2 * tw:2]
+                if weight > 0:
+                    target += value
+                else:
+                    target -= value
+    return out
+
+
+def forward(layer, x):
+    """y (n, o, out_h, out_w) of a 3x3 stride-1 ``layer`` for x (n, c, h, w).
+
+    Caches the transformed input V and the transformed kernel U for backward.
+    """
+    xp, weight = layer.xp, layer.params["weight"]
+    n, c, h, w = x.shape
+    o = layer.out_channels
+    ph, pw = layer.padding
+    out_h, out_w = h + 2 * ph - 2, w + 2 * pw - 2
+    th, tw = (out_h + 1) // 2, (out_w + 1) // 2
+    # the padded input, extended with zeros to whole tiles: (c, n, 2th + 2, 2tw + 2)
+    padded = _buffer(xp, "winograd_padded", (c, n, 2 * th + 2, 2 * tw + 2), x.dtype,
+                     layer.training)
+    padded[...] = 0
+    padded[:, :, ph:ph + h, pw:pw + w] = x.transpose(1, 0, 2, 3)
+    v = xp.empty((4, 4, c, n, th, tw), dtype=x.dtype)
+    _input_transform(xp, padded, (th, tw), v)
+    u = _kernel_transform(xp, weight)
+    # M[k] = U[k] · V[k]      (16 o c, 16 c (n th tw) -> 16 o (n th tw))
+    m = _buffer(xp, "winograd_m", (16, o, n * th * tw), x.dtype, layer.training)
+    xp.matmul(u, v.reshape(16, c, -1), out=m)
+    y = xp.empty((o, n, 2 * th, 2 * tw), dtype=x.dtype)
+    _output_transform(xp, m.reshape(4, 4, o, n, th, tw), y)
+    if layer.has_bias:
+        y += layer.params["bias"][:, None, None, None]
+    layer.x_shape, layer.winograd_cache = x.shape, (u, v)
+    # o n h w -> n o h w, cropped to the true output, as a view
+    return y[:, :, :out_h, :out_w].transpose(1, 0, 2, 3)
+
+
+def backward(layer, grad_out, need_input_grad: bool):
+    """Fill ``layer.grads``; return dX (n, c, h, w) as a view, or None."""
+    xp, weight = layer.xp, layer.params["weight"]
+    n, c, h, w = layer.x_shape
+    o = layer.out_channels
+    ph, pw = layer.padding
+    (u, v), layer.winograd_cache = layer.winograd_cache, None
+    th, tw = v.shape[-2:]
+    out_h, out_w = grad_out.shape[2:]
+    dy = grad_out.transpose(1, 0, 2, 3)  # n o h w -> o n h w
+    if layer.has_bias:
+        # db = Σ_{n,h,w} dY
+        layer.grads["bias"] = xp.einsum("onhw->o", dy)
+    if (out_h, out_w) != (2 * th, 2 * tw):
+        # the outputs cropped in forward get a zero gradient
+        whole = xp.zeros((o, n, 2 * th, 2 * tw), dtype=dy.dtype)
+        whole[:, :, :out_h, :out_w] = dy
+        dy = whole
+    # dM = A dY Aᵀ per tile: (4, 4, o, n, th, tw)
+    dm = _buffer(xp, "winograd_m", (4, 4, o, n, th, tw), dy.dtype, layer.training)
+    _output_gradient(xp, dy, (th, tw), dm)
+    dm = dm.reshape(16, o, -1)
+    # dU[k] = dM[k] · V[k]ᵀ   (16 o (n th tw), 16 (n th tw) c -> 16 o c)
+    du = dm @ v.reshape(16, c, -1).transpose(0, 2, 1)
+    # dW = Gᵀ dU G            (3 4, 4 4, 4 3 per (o, c) -> o c 3 3)
+    g = xp.asarray(G, dtype=du.dtype)
+    du = du.reshape(4, 4, o, c).transpose(2, 3, 0, 1)
+    layer.grads["weight"] = xp.ascontiguousarray(g.T @ du @ g).reshape(weight.shape)
+    if not need_input_grad:
+        return None
+    # dV[k] = U[k]ᵀ · dM[k]   (16 c o, 16 o (n th tw) -> 16 c (n th tw)), into V's memory
+    dv = xp.matmul(u.transpose(0, 2, 1), dm, out=v.reshape(16, c, -1))
+    del v
+    # dpadded = Σ_patches B dV Bᵀ, then the interior is dX
+    dpadded = xp.empty((c, n, 2 * th + 2, 2 * tw + 2), dtype=dv.dtype)
+    _input_gradient(xp, dv.reshape(4, 4, c, n, th, tw), dpadded)
+    # c n h w -> n c h w, as a view
+    return dpadded[:, :, ph:ph + h, pw:pw + w].transpose(1, 0, 2, 3)
