@@ -171,7 +171,7 @@ class Conv2d(Module):
                 f"Conv2d.forward: input {tuple(x.shape[2:])} is smaller than the kernel "
                 f"{self.kernel_size} with padding {self.padding}"
             )
-        self.path = self._choose_path(n)
+        self.path = self._choose_path(out_h, out_w)
         self.col = self.padded = self.winograd_cache = None
         if self.path == "winograd":
             return winograd.forward(self, x)
@@ -198,8 +198,8 @@ class Conv2d(Module):
         """Whether the last forward took a path other than the reference."""
         return self.path != "reference"
 
-    def _choose_path(self, n: int) -> str:
-        """The path of this layer's next forward, for a batch of n (see the module docstring)."""
+    def _choose_path(self, out_h: int, out_w: int) -> str:
+        """The path of this layer's next forward, for this output size (see the module docstring)."""
         name, choice = (("Conv2d.algorithm", self.algorithm) if self.algorithm is not None
                         else ("MINILOTTERY_CONV / conv.ALGORITHM", ALGORITHM))
         if choice not in ALGORITHMS:
@@ -209,7 +209,8 @@ class Conv2d(Module):
             return "reference"
         if choice == "fast" or not winograd.applies(kernel, stride, padding):
             return "fast"
-        if choice == "winograd" or winograd.pays(self.in_channels, self.out_channels, n):
+        if choice == "winograd" or winograd.pays(self.in_channels, self.out_channels,
+                                                 out_h, out_w):
             return "winograd"
         return "fast"
 

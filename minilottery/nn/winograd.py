@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .conv_fast import _buffer
+from .conv_fast import _buffer, _kept
 
 # The constant matrices (float64 on the host; cast to the layer's dtype on its device).
 B_T = np.array([[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]], dtype=np.float64)
@@ -54,9 +54,17 @@ def applies(kernel: tuple[int, int], stride: tuple[int, int], padding: tuple[int
     return kernel == (3, 3) and stride == (1, 1) and max(padding) < 3
 
 
-def pays(in_channels: int, out_channels: int, batch: int) -> bool:
-    """Whether "auto" takes this path: where it measured faster than conv_fast (docs/speed.md)."""
-    return True
+# Where "auto" takes this path: it measured faster than conv_fast (docs/speed.md) for
+# 32 channels and more on outputs of 8x8 and more. Below, the products are too small for
+# their 2.25x to pay for the transforms (VGG's 4x4 and 2x2 layers ran 1.7-2.7x slower).
+MIN_CHANNELS = 32
+MIN_OUTPUT = 8
+
+
+def pays(in_channels: int, out_channels: int, out_h: int, out_w: int) -> bool:
+    """Whether "auto" takes this path for a layer of these channels and output size."""
+    return (min(in_channels, out_channels) >= MIN_CHANNELS
+            and min(out_h, out_w) >= MIN_OUTPUT)
 
 
 def _kernel_transform(xp, weight):
@@ -102,43 +110,53 @@ def _output_transform(xp, m, out):
 
 def _output_gradient(xp, dy, tiles, out):
     """dM = A dY Aᵀ: dy (o, n, 2th, 2tw) -> out (4, 4, o, n, th, tw)."""
-    th, tw = tiles
-    # dY[a, b] of every tile: (o, n, th, tw)
-    d = [[dy[:, :, a::2, b::2] for b in range(2)] for a in range(2)]
-    # e = A dY: e0 = dy0, e1 = dy0 + dy1, e2 = dy0 - dy1, e3 = -dy1 (rows)
+    d = [[dy[:, :, a::2, b::2] for b in range(2)] for a in range(2)]  # dY[a, b]: (o, n, th, tw)
+    for b in range(2):
+        # e = A dY (rows): e0 = dy0, e1 = dy0 + dy1, e2 = dy0 - dy1, e3 = -dy1, into column b
+        out[0, b] = d[0][b]
+        xp.add(d[0][b], d[1][b], out=out[1, b])
+        xp.subtract(d[0][b], d[1][b], out=out[2, b])
+        xp.negative(d[1][b], out=out[3, b])
     for k in range(4):
-        e = [(d[0][b], d[0][b] + d[1][b], d[0][b] - d[1][b], -d[1][b])[k] for b in range(2)]
-        # dM[k] = e Aᵀ: the same along the columns
-        out[k, 0] = e[0]
-        xp.add(e[0], e[1], out=out[k, 1])
-        xp.subtract(e[0], e[1], out=out[k, 2])
-        xp.negative(e[1], out=out[k, 3])
+        # dM[k] = e Aᵀ (columns): e0, e0 + e1, e0 - e1, -e1; columns 0 and 1 hold e0 and e1
+        xp.subtract(out[k, 0], out[k, 1], out=out[k, 2])
+        xp.negative(out[k, 1], out=out[k, 3])
+        out[k, 1] += out[k, 0]
     return out
 
 
 def _input_gradient(xp, dv, out):
     """dpadded = Σ over patches of B dV Bᵀ: dv (4, 4, c, n, th, tw) -> out (c, n, 2th + 2, 2tw + 2).
 
-    Rows of dd first (B · dV), each added into the rows of the patches it came
-    from; patches overlap, so the sums are strided `+=`, no scatter-add.
+    Separable, columns then rows. Patches overlap by two, so patch column j of
+    tile x and column j + 2 of tile x - 1 land on the same place: even places
+    get dd[.., 0] + dd[.., 2] shifted, odd places dd[.., 1] + dd[.., 3] shifted.
     """
-    th, tw = dv.shape[-2:]
-    out[...] = 0
+    c, n, th, tw = dv.shape[2:]
+    # z[k]: row k of every patch, its columns summed into place: (4, c, n, th, 2tw + 2)
+    z = xp.empty((4, c, n, th, tw + 1, 2), dtype=dv.dtype)
     for k in range(4):
-        # row k of dV, by columns: dd[:, j] = Σ_l dV[k, l] B[j, l]
-        cols = (dv[k, 0], dv[k, 1] - dv[k, 2] + dv[k, 3], dv[k, 1] + dv[k, 2] - dv[k, 0],
-                -dv[k, 3])
-        # B · (row k): row k feeds patch rows i with weight B[i, k] = Bᵀ[k, i]
-        for i in range(4):
-            weight = B_T[k, i]
-            if weight == 0:
-                continue
-            for j, value in enumerate(cols):
-                target = out[:, :, i:i + 2 * th:2, j:j + 2 * tw:2]
-                if weight > 0:
-                    target += value
-                else:
-                    target -= value
+        v = dv[k]
+        # dd[k, :] = dV[k] Bᵀ: v0, v1 - v2 + v3, v1 + v2 - v0, -v3 (columns 0..3)
+        even, odd = z[k, ..., 0], z[k, ..., 1]
+        even[..., :tw] = v[0]
+        even[..., tw] = 0
+        even[..., 1:] += v[1] + v[2] - v[0]
+        xp.subtract(v[1], v[2], out=odd[..., :tw])
+        odd[..., :tw] += v[3]
+        odd[..., tw] = 0
+        odd[..., 1:] -= v[3]
+    z = z.reshape(4, c, n, th, 2 * tw + 2)
+    rows = out.reshape(c, n, th + 1, 2, 2 * tw + 2)
+    # dd[i] = B dd[k]: z0, z1 - z2 + z3, z1 + z2 - z0, -z3 (rows 0..3), overlapped likewise
+    even, odd = rows[:, :, :, 0], rows[:, :, :, 1]
+    even[:, :, :th] = z[0]
+    even[:, :, th] = 0
+    even[:, :, 1:] += z[1] + z[2] - z[0]
+    xp.subtract(z[1], z[2], out=odd[:, :, :th])
+    odd[:, :, :th] += z[3]
+    odd[:, :, th] = 0
+    odd[:, :, 1:] -= z[3]
     return out
 
 
@@ -158,7 +176,9 @@ def forward(layer, x):
                      layer.training)
     padded[...] = 0
     padded[:, :, ph:ph + h, pw:pw + w] = x.transpose(1, 0, 2, 3)
-    v = xp.empty((4, 4, c, n, th, tw), dtype=x.dtype)
+    shape = (4, 4, c, n, th, tw)
+    # V: the layer's own buffer in training (reused between iterations: no page faults)
+    v = _kept(layer, "_kept_v", shape, x.dtype) if layer.training else xp.empty(shape, x.dtype)
     _input_transform(xp, padded, (th, tw), v)
     u = _kernel_transform(xp, weight)
     # M[k] = U[k] · V[k]      (16 o c, 16 c (n th tw) -> 16 o (n th tw))
