@@ -199,7 +199,7 @@ class Conv2d(Module):
         return self.path != "reference"
 
     def _choose_path(self, out_h: int, out_w: int) -> str:
-        """The path of this layer's next forward, for this output size (see the module docstring)."""
+        """The path of the next forward, for this output size (see the module docstring)."""
         name, choice = (("Conv2d.algorithm", self.algorithm) if self.algorithm is not None
                         else ("MINILOTTERY_CONV / conv.ALGORITHM", ALGORITHM))
         if choice not in ALGORITHMS:
