@@ -43,7 +43,8 @@ import numpy as np
 
 from .conv_fast import _buffer, _kept
 
-# The constant matrices (float64 on the host; cast to the layer's dtype on its device).
+# The constant matrices, for the reader and the tests; the code below applies each by hand
+# as sums and differences (no matrix crosses to the device, no multiplication by 0 or 1).
 B_T = np.array([[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]], dtype=np.float64)
 G = np.array([[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]], dtype=np.float64)
 A_T = np.array([[1, 1, 1, 0], [0, 1, -1, -1]], dtype=np.float64)
@@ -67,13 +68,31 @@ def pays(in_channels: int, out_channels: int, out_h: int, out_w: int) -> bool:
             and min(out_h, out_w) >= MIN_OUTPUT)
 
 
+def _g(xp, a):
+    """G a along the last axis: (..., 3) -> (..., 4): a0, (a0 + a1 + a2)/2, (a0 - a1 + a2)/2, a2."""
+    half = (a[..., 0] + a[..., 2]) * 0.5
+    return xp.stack([a[..., 0], half + a[..., 1] * 0.5, half - a[..., 1] * 0.5, a[..., 2]],
+                    axis=-1)
+
+
+def _g_transposed(xp, a):
+    """Gᵀ a along the last axis: (..., 4) -> (..., 3).
+
+    a0 + (a1 + a2)/2, (a1 - a2)/2, (a1 + a2)/2 + a3."""
+    half = (a[..., 1] + a[..., 2]) * 0.5
+    return xp.stack([a[..., 0] + half, (a[..., 1] - a[..., 2]) * 0.5, half + a[..., 3]], axis=-1)
+
+
 def _kernel_transform(xp, weight):
-    """U = G g Gᵀ: weight (o, c, 3, 3) -> (16, o, c), frequency first."""
-    g = xp.asarray(G, dtype=weight.dtype)
+    """U = G g Gᵀ: weight (o, c, 3, 3) -> (16, o, c), frequency first.
+
+    G is applied by hand (_g), not as a host matrix: nothing crosses to the device.
+    """
     o, c = weight.shape[:2]
-    # o c i j -> o c k l: G (4 3) · g (3 3) · Gᵀ (3 4)
-    u = g @ weight @ g.T
-    return xp.ascontiguousarray(u.transpose(2, 3, 0, 1)).reshape(16, o, c)
+    # g Gᵀ: o c i j -> o c i l; then G (g Gᵀ): o c l i -> o c l k
+    u = _g(xp, _g(xp, weight).swapaxes(-1, -2))
+    # o c l k -> k l o c
+    return xp.ascontiguousarray(u.transpose(3, 2, 0, 1)).reshape(16, o, c)
 
 
 def _input_transform(xp, padded, tiles, out):
@@ -195,7 +214,7 @@ def forward(layer, x):
 
 def backward(layer, grad_out, need_input_grad: bool):
     """Fill ``layer.grads``; return dX (n, c, h, w) as a view, or None."""
-    xp, weight = layer.xp, layer.params["weight"]
+    xp = layer.xp
     n, c, h, w = layer.x_shape
     o = layer.out_channels
     ph, pw = layer.padding
@@ -217,10 +236,10 @@ def backward(layer, grad_out, need_input_grad: bool):
     dm = dm.reshape(16, o, -1)
     # dU[k] = dM[k] · V[k]ᵀ   (16 o (n th tw), 16 (n th tw) c -> 16 o c)
     du = dm @ v.reshape(16, c, -1).transpose(0, 2, 1)
-    # dW = Gᵀ dU G            (3 4, 4 4, 4 3 per (o, c) -> o c 3 3)
-    g = xp.asarray(G, dtype=du.dtype)
+    # dW = Gᵀ dU G: k l o c -> o c k l; dU G: -> o c k j; Gᵀ (dU G): o c j k -> o c j i
     du = du.reshape(4, 4, o, c).transpose(2, 3, 0, 1)
-    layer.grads["weight"] = xp.ascontiguousarray(g.T @ du @ g).reshape(weight.shape)
+    dw = _g_transposed(xp, _g_transposed(xp, du).swapaxes(-1, -2)).swapaxes(-1, -2)
+    layer.grads["weight"] = xp.ascontiguousarray(dw)
     if not need_input_grad:
         return None
     # dV[k] = U[k]ᵀ · dM[k]   (16 c o, 16 o (n th tw) -> 16 c (n th tw)), into V's memory
