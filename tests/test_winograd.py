@@ -42,10 +42,13 @@ def test_the_hand_written_transforms_are_the_matrices():
 @given(n=st.integers(1, 3), c_in=st.integers(1, 4), c_out=st.integers(1, 4),
        padding=st.tuples(st.integers(0, 2), st.integers(0, 2)),
        h=st.integers(1, 9), w=st.integers(1, 9), bias=st.booleans(),
-       density=st.sampled_from([1.0, 0.5, 0.1]), seed=st.integers(0, 2**16))
+       density=st.sampled_from([1.0, 0.5, 0.1]), chunked=st.booleans(),
+       seed=st.integers(0, 2**16))
 def test_winograd_and_reference_agree_in_float64(backend, n, c_in, c_out, padding, h, w, bias,
-                                                 density, seed):
-    """Forward, input, weight and bias gradients, odd and even sizes, with a mask in force."""
+                                                 density, chunked, seed):
+    """Forward, input, weight and bias gradients, odd and even sizes, with a mask in force.
+
+    ``chunked``: every chunk is one image."""
     out_h, out_w = h + 2 * padding[0] - 2, w + 2 * padding[1] - 2
     assume(out_h >= 1 and out_w >= 1)
     rng = np.random.default_rng(seed)
@@ -58,7 +61,13 @@ def test_winograd_and_reference_agree_in_float64(backend, n, c_in, c_out, paddin
     x = rng.standard_normal((n, c_in, h, w))
     dy = rng.standard_normal((n, c_out, out_h, out_w))
     reference = passes(layer, x, dy, "reference")
-    got = passes(layer, x, dy, "winograd")
+    chunk_bytes = winograd.CHUNK_BYTES
+    if chunked:
+        winograd.CHUNK_BYTES = 1
+    try:
+        got = passes(layer, x, dy, "winograd")
+    finally:
+        winograd.CHUNK_BYTES = chunk_bytes
     assert layer.path == "winograd"
     np.testing.assert_allclose(got[0], reference[0], rtol=1e-11, atol=1e-11)
     np.testing.assert_allclose(got[1], reference[1], rtol=1e-11, atol=1e-11)
@@ -91,8 +100,11 @@ def test_float32_error_against_the_float64_reference(backend, algorithm):
         assert np.abs(got - want).max() <= FLOAT32_TOLERANCE * np.abs(want).max()
 
 
-def test_a_stack_of_layers_over_two_iterations(backend, monkeypatch):
-    """Winograd layers beside fast and reference ones, the kept buffers reused: as the reference."""
+@pytest.mark.parametrize("chunk_bytes", [1, 2**40])
+def test_a_stack_of_layers_over_two_iterations(backend, monkeypatch, chunk_bytes):
+    """Winograd layers beside a fast one, the kept buffers and the workspace reused (chunks
+    of one image, or the whole batch): as the reference."""
+    monkeypatch.setattr(winograd, "CHUNK_BYTES", chunk_bytes)
     rng = np.random.default_rng(0)
 
     def network():
@@ -120,9 +132,9 @@ def test_a_stack_of_layers_over_two_iterations(backend, monkeypatch):
 
 
 @pytest.mark.parametrize("channels, size, path", [
-    ((64, 64), 32, "winograd"), ((32, 64), 8, "winograd"),  # Conv-4, VGG's 8x8 layers
-    ((16, 16), 32, "fast"), ((3, 64), 32, "fast"),           # too few channels
-    ((128, 128), 4, "fast"), ((128, 128), 2, "fast"),        # VGG's 4x4 and 2x2 layers
+    ((64, 64), 32, "winograd"), ((64, 128), 16, "winograd"),  # Conv-4
+    ((16, 16), 32, "fast"), ((3, 64), 32, "fast"), ((32, 32), 16, "fast"),  # few channels
+    ((64, 64), 8, "fast"), ((128, 128), 4, "fast"), ((128, 128), 2, "fast"),  # small images
 ])
 def test_auto_takes_winograd_where_it_measured_faster(monkeypatch, channels, size, path):
     monkeypatch.setattr(conv, "ALGORITHM", "auto")
@@ -156,7 +168,7 @@ def test_backward_before_forward_is_a_clear_error(backend):
 
 
 def test_evaluation_allocates_afresh(backend):
-    """In evaluation (large batches) neither the workspace nor the layer's V buffer is used."""
+    """In evaluation (large batches) neither the workspace nor a kept padded input is used."""
     from minilottery.nn import conv_fast
 
     conv_fast.release_workspace()
@@ -164,4 +176,4 @@ def test_evaluation_allocates_afresh(backend):
     layer.algorithm = "winograd"
     layer.forward(backend.asarray(np.ones((8, 3, 10, 10), np.float32)))
     assert not getattr(conv_fast._local, "buffers", {})
-    assert getattr(layer, "_kept_v", None) is None
+    assert getattr(layer, "_kept_tiles", None) is None

@@ -55,11 +55,13 @@ def applies(kernel: tuple[int, int], stride: tuple[int, int], padding: tuple[int
     return kernel == (3, 3) and stride == (1, 1) and max(padding) < 3
 
 
-# Where "auto" takes this path: it measured faster than conv_fast (docs/speed.md) for
-# 32 channels and more on outputs of 8x8 and more. Below, the products are too small for
-# their 2.25x to pay for the transforms (VGG's 4x4 and 2x2 layers ran 1.7-2.7x slower).
-MIN_CHANNELS = 32
-MIN_OUTPUT = 8
+# Where "auto" takes this path: where it measured faster than conv_fast (docs/speed.md),
+# 64 channels and more on outputs of 16x16 and more (Conv-4's layers: 20-35% less CPU time
+# for forward and backward). Below, the products are too small for their 2.25x to pay for
+# the transforms: VGG-19's 32-channel 16x16 and 64-channel 8x8 layers came out even or
+# slower, its 4x4 and 2x2 layers 1.3-1.9x slower.
+MIN_CHANNELS = 64
+MIN_OUTPUT = 16
 
 
 def pays(in_channels: int, out_channels: int, out_h: int, out_w: int) -> bool:
@@ -117,13 +119,11 @@ def _input_transform(xp, padded, tiles, out):
 
 def _output_transform(xp, m, out):
     """Y = Aᵀ M A for every tile: m (4, 4, o, n, th, tw) -> out (o, n, 2th, 2tw)."""
-    o, n, th, tw = m.shape[2:]
-    tiles = out.reshape(o, n, th, 2, tw, 2)
     # s = Aᵀ M: s0 = m0 + m1 + m2, s1 = m1 - m2 - m3 (rows of each tile)
     for a, s in enumerate((m[0] + m[1] + m[2], m[1] - m[2] - m[3])):
-        # y[a] = s A: the same along the columns
-        tiles[:, :, :, a, :, 0] = s[0] + s[1] + s[2]
-        tiles[:, :, :, a, :, 1] = s[1] - s[2] - s[3]
+        # y[a] = s A: the same along the columns; output (2ty + a, 2tx + b)
+        out[:, :, a::2, 0::2] = s[0] + s[1] + s[2]
+        out[:, :, a::2, 1::2] = s[1] - s[2] - s[3]
     return out
 
 
@@ -153,11 +153,11 @@ def _input_gradient(xp, dv, out):
     """
     c, n, th, tw = dv.shape[2:]
     # z[k]: row k of every patch, its columns summed into place: (4, c, n, th, 2tw + 2)
-    z = xp.empty((4, c, n, th, tw + 1, 2), dtype=dv.dtype)
+    z = xp.empty((4, c, n, th, 2 * tw + 2), dtype=dv.dtype)
     for k in range(4):
         v = dv[k]
         # dd[k, :] = dV[k] Bᵀ: v0, v1 - v2 + v3, v1 + v2 - v0, -v3 (columns 0..3)
-        even, odd = z[k, ..., 0], z[k, ..., 1]
+        even, odd = z[k, ..., 0::2], z[k, ..., 1::2]
         even[..., :tw] = v[0]
         even[..., tw] = 0
         even[..., 1:] += v[1] + v[2] - v[0]
@@ -165,10 +165,8 @@ def _input_gradient(xp, dv, out):
         odd[..., :tw] += v[3]
         odd[..., tw] = 0
         odd[..., 1:] -= v[3]
-    z = z.reshape(4, c, n, th, 2 * tw + 2)
-    rows = out.reshape(c, n, th + 1, 2, 2 * tw + 2)
     # dd[i] = B dd[k]: z0, z1 - z2 + z3, z1 + z2 - z0, -z3 (rows 0..3), overlapped likewise
-    even, odd = rows[:, :, :, 0], rows[:, :, :, 1]
+    even, odd = out[:, :, 0::2], out[:, :, 1::2]
     even[:, :, :th] = z[0]
     even[:, :, th] = 0
     even[:, :, 1:] += z[1] + z[2] - z[0]
@@ -179,10 +177,31 @@ def _input_gradient(xp, dv, out):
     return out
 
 
+# V and M of a run of whole images are built CHUNK_BYTES at a time in the shared workspace
+# and used while they are in the cache (as conv_fast does with its column matrices): no
+# transformed array of the whole batch (4x the input for V, 4x the output for M) is ever held.
+CHUNK_BYTES = 8 * 2**20
+
+
+def _chunks(layer, n: int, tiles: tuple[int, int]):
+    """(start, stop, v, m): runs of whole images, with workspace for their V and M."""
+    xp, dtype = layer.xp, layer.params["weight"].dtype
+    c, o = layer.in_channels, layer.out_channels
+    th, tw = tiles
+    per_image = 16 * (c + o) * th * tw * dtype.itemsize
+    step = max(1, CHUNK_BYTES // per_image)
+    for start in range(0, n, step):
+        stop = min(n, start + step)
+        b = stop - start
+        v = _buffer(xp, "winograd_v", (4, 4, c, b, th, tw), dtype, layer.training)
+        m = _buffer(xp, "winograd_m", (4, 4, o, b, th, tw), dtype, layer.training)
+        yield start, stop, v, m
+
+
 def forward(layer, x):
     """y (n, o, out_h, out_w) of a 3x3 stride-1 ``layer`` for x (n, c, h, w).
 
-    Caches the transformed input V and the transformed kernel U for backward.
+    Caches the padded input and the transformed kernel U for backward.
     """
     xp, weight = layer.xp, layer.params["weight"]
     n, c, h, w = x.shape
@@ -190,36 +209,42 @@ def forward(layer, x):
     ph, pw = layer.padding
     out_h, out_w = h + 2 * ph - 2, w + 2 * pw - 2
     th, tw = (out_h + 1) // 2, (out_w + 1) // 2
-    # the padded input, extended with zeros to whole tiles: (c, n, 2th + 2, 2tw + 2)
-    padded = _buffer(xp, "winograd_padded", (c, n, 2 * th + 2, 2 * tw + 2), x.dtype,
-                     layer.training)
-    padded[...] = 0
-    padded[:, :, ph:ph + h, pw:pw + w] = x.transpose(1, 0, 2, 3)
-    shape = (4, 4, c, n, th, tw)
-    # V: the layer's own buffer in training (reused between iterations: no page faults)
-    v = _kept(layer, "_kept_v", shape, x.dtype) if layer.training else xp.empty(shape, x.dtype)
-    _input_transform(xp, padded, (th, tw), v)
+    # the padded input, extended with zeros to whole tiles: (c, n, 2th + 2, 2tw + 2); the
+    # layer's own buffer in training (reused between iterations, only its border zeroed)
+    shape, hp, wp = (c, n, 2 * th + 2, 2 * tw + 2), ph + h, pw + w
+    padded = _kept(layer, "_kept_tiles", shape, x.dtype) if layer.training \
+        else xp.empty(shape, dtype=x.dtype)
+    padded[:, :, :ph] = 0
+    padded[:, :, hp:] = 0
+    padded[:, :, ph:hp, :pw] = 0
+    padded[:, :, ph:hp, wp:] = 0
+    padded[:, :, ph:hp, pw:wp] = x.transpose(1, 0, 2, 3)
     u = _kernel_transform(xp, weight)
-    # M[k] = U[k] · V[k]      (16 o c, 16 c (n th tw) -> 16 o (n th tw))
-    m = _buffer(xp, "winograd_m", (16, o, n * th * tw), x.dtype, layer.training)
-    xp.matmul(u, v.reshape(16, c, -1), out=m)
     y = xp.empty((o, n, 2 * th, 2 * tw), dtype=x.dtype)
-    _output_transform(xp, m.reshape(4, 4, o, n, th, tw), y)
+    for start, stop, v, m in _chunks(layer, n, (th, tw)):
+        _input_transform(xp, padded[:, start:stop], (th, tw), v)
+        # M[k] = U[k] · V[k]      (16 o c, 16 c (b th tw) -> 16 o (b th tw))
+        xp.matmul(u, v.reshape(16, c, -1), out=m.reshape(16, o, -1))
+        _output_transform(xp, m, y[:, start:stop])
     if layer.has_bias:
         y += layer.params["bias"][:, None, None, None]
-    layer.x_shape, layer.winograd_cache = x.shape, (u, v)
+    layer.x_shape, layer.winograd_cache = x.shape, (u, padded)
     # o n h w -> n o h w, cropped to the true output, as a view
     return y[:, :, :out_h, :out_w].transpose(1, 0, 2, 3)
 
 
 def backward(layer, grad_out, need_input_grad: bool):
-    """Fill ``layer.grads``; return dX (n, c, h, w) as a view, or None."""
+    """Fill ``layer.grads``; return dX (n, c, h, w) as a view, or None.
+
+    V is rebuilt chunk by chunk from the cached padded input (one more input
+    transform, in exchange for never holding V of the whole batch).
+    """
     xp = layer.xp
     n, c, h, w = layer.x_shape
     o = layer.out_channels
     ph, pw = layer.padding
-    (u, v), layer.winograd_cache = layer.winograd_cache, None
-    th, tw = v.shape[-2:]
+    (u, padded), layer.winograd_cache = layer.winograd_cache, None
+    th, tw = (padded.shape[2] - 2) // 2, (padded.shape[3] - 2) // 2
     out_h, out_w = grad_out.shape[2:]
     dy = grad_out.transpose(1, 0, 2, 3)  # n o h w -> o n h w
     if layer.has_bias:
@@ -230,23 +255,27 @@ def backward(layer, grad_out, need_input_grad: bool):
         whole = xp.zeros((o, n, 2 * th, 2 * tw), dtype=dy.dtype)
         whole[:, :, :out_h, :out_w] = dy
         dy = whole
-    # dM = A dY Aᵀ per tile: (4, 4, o, n, th, tw)
-    dm = _buffer(xp, "winograd_m", (4, 4, o, n, th, tw), dy.dtype, layer.training)
-    _output_gradient(xp, dy, (th, tw), dm)
-    dm = dm.reshape(16, o, -1)
-    # dU[k] = dM[k] · V[k]ᵀ   (16 o (n th tw), 16 (n th tw) c -> 16 o c)
-    du = dm @ v.reshape(16, c, -1).transpose(0, 2, 1)
+    du = xp.zeros((16, o, c), dtype=dy.dtype)
+    dpadded = xp.empty(padded.shape, dtype=dy.dtype) if need_input_grad else None
+    for start, stop, v, dm in _chunks(layer, n, (th, tw)):
+        _input_transform(xp, padded[:, start:stop], (th, tw), v)
+        # dM = A dY Aᵀ per tile: (4, 4, o, b, th, tw)
+        _output_gradient(xp, dy[:, start:stop], (th, tw), dm)
+        v, dm = v.reshape(16, c, -1), dm.reshape(16, o, -1)
+        # dU[k] += dM[k] · V[k]ᵀ   (16 o (b th tw), 16 (b th tw) c -> 16 o c)
+        du += dm @ v.transpose(0, 2, 1)
+        if need_input_grad:
+            # dV[k] = U[k]ᵀ · dM[k]   (16 c o, 16 o (b th tw) -> 16 c (b th tw)), into V's memory
+            dv = xp.matmul(u.transpose(0, 2, 1), dm, out=v)
+            # dpadded = Σ_patches B dV Bᵀ
+            _input_gradient(xp, dv.reshape(4, 4, c, stop - start, th, tw),
+                            dpadded[:, start:stop])
+    del padded
     # dW = Gᵀ dU G: k l o c -> o c k l; dU G: -> o c k j; Gᵀ (dU G): o c j k -> o c j i
     du = du.reshape(4, 4, o, c).transpose(2, 3, 0, 1)
     dw = _g_transposed(xp, _g_transposed(xp, du).swapaxes(-1, -2)).swapaxes(-1, -2)
     layer.grads["weight"] = xp.ascontiguousarray(dw)
     if not need_input_grad:
         return None
-    # dV[k] = U[k]ᵀ · dM[k]   (16 c o, 16 o (n th tw) -> 16 c (n th tw)), into V's memory
-    dv = xp.matmul(u.transpose(0, 2, 1), dm, out=v.reshape(16, c, -1))
-    del v
-    # dpadded = Σ_patches B dV Bᵀ, then the interior is dX
-    dpadded = xp.empty((c, n, 2 * th + 2, 2 * tw + 2), dtype=dv.dtype)
-    _input_gradient(xp, dv.reshape(4, 4, c, n, th, tw), dpadded)
-    # c n h w -> n c h w, as a view
+    # the interior is dX: c n h w -> n c h w, as a view
     return dpadded[:, :, ph:ph + h, pw:pw + w].transpose(1, 0, 2, 3)
