@@ -11,11 +11,15 @@ This is the reference a reader learns from. Where it applies (stride 1 with
 padding < kernel, or a 1x1 kernel without padding), a faster path computes the
 same products (conv_fast.py: column matrices built a few images at a time in a
 reused workspace, the padded input cached instead of the columns, 1x1 kernels
-as one product, outputs as channels-first views). Which one runs:
-``Conv2d.algorithm`` on a layer, else the module flag ``ALGORITHM``, which
-starts from the environment variable MINILOTTERY_CONV; each is "auto" (the
-fast path where it applies), "fast" (the same: where it does not apply, the
-reference runs) or "reference".
+as one product, outputs as channels-first views). For 3x3 kernels at stride 1,
+a third path does fewer multiplications (winograd.py: Winograd F(2x2, 3x3),
+2.25x fewer). Which one runs: ``Conv2d.algorithm`` on a layer, else the module
+flag ``ALGORITHM``, which starts from the environment variable MINILOTTERY_CONV;
+each is "auto" (Winograd where it applies and measured faster, see
+``winograd.pays``; else the fast path where it applies; else the reference),
+"fast" (the fast path where it applies, never Winograd), "winograd" (Winograd
+wherever it applies, else as "fast") or "reference". ``Conv2d.path`` says
+which path the last forward took.
 """
 
 from __future__ import annotations
