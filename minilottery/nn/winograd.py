@@ -23,7 +23,8 @@ product becomes a matrix product per frequency k:
     M[k] = U[k] · V[k]        (o c, c (n th tw) -> o (n th tw)), k = 0..15
 
 with U = G g Gᵀ (16, o, c) and V = Bᵀ d B (16, c, n·th·tw): 16 batched
-products, each a quarter of the direct product's work... 16/36 of it in all.
+products of 16·o·c·n·th·tw = 4·o·c·n·out_h·out_w multiply-adds in all, where
+im2col's one product has 9·o·c·n·out_h·out_w.
 
 The backward pass is the same algebra transposed (no new approximation):
 
@@ -33,15 +34,17 @@ The backward pass is the same algebra transposed (no new approximation):
 Odd output sizes: the padded input is extended with zeros to whole tiles and
 the output cropped (the extra outputs only ever see zeros; their gradient is
 zero). The matrices hold halves and small integers, so float32 rounding grows
-only a little (see docs/speed.md for the measured error). Everything is
-written against ``xp``: it runs unchanged on CuPy.
+only a little (see docs/speed.md for the measured error). As in conv_fast.py,
+V and M are never whole: they are built a few images at a time in the shared
+workspace, and the backward pass rebuilds V from the cached padded input.
+Everything is written against ``xp``: it runs unchanged on CuPy.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .conv_fast import _buffer, _kept
+from .conv_fast import layer_buffer, scratch
 
 # The constant matrices, for the reader and the tests; the code below applies each by hand
 # as sums and differences (no matrix crosses to the device, no multiplication by 0 or 1).
@@ -193,8 +196,8 @@ def _chunks(layer, n: int, tiles: tuple[int, int]):
     for start in range(0, n, step):
         stop = min(n, start + step)
         b = stop - start
-        v = _buffer(xp, "winograd_v", (4, 4, c, b, th, tw), dtype, layer.training)
-        m = _buffer(xp, "winograd_m", (4, 4, o, b, th, tw), dtype, layer.training)
+        v = scratch(xp, "winograd_v", (4, 4, c, b, th, tw), dtype, layer.training)
+        m = scratch(xp, "winograd_m", (4, 4, o, b, th, tw), dtype, layer.training)
         yield start, stop, v, m
 
 
@@ -212,7 +215,7 @@ def forward(layer, x):
     # the padded input, extended with zeros to whole tiles: (c, n, 2th + 2, 2tw + 2); the
     # layer's own buffer in training (reused between iterations, only its border zeroed)
     shape, hp, wp = (c, n, 2 * th + 2, 2 * tw + 2), ph + h, pw + w
-    padded = _kept(layer, "_kept_tiles", shape, x.dtype) if layer.training \
+    padded = layer_buffer(layer, "_kept_tiles", shape, x.dtype) if layer.training \
         else xp.empty(shape, dtype=x.dtype)
     padded[:, :, :ph] = 0
     padded[:, :, hp:] = 0
