@@ -59,10 +59,10 @@ def applies(kernel: tuple[int, int], stride: tuple[int, int], padding: tuple[int
 
 
 # Where "auto" takes this path: where it measured faster than conv_fast (docs/speed.md),
-# 64 channels and more on outputs of 16x16 and more (Conv-4's layers: 20-35% less CPU time
+# 64 channels and more on outputs of 16x16 and more (Conv-4's layers: 20-31% less CPU time
 # for forward and backward). Below, the products are too small for their 2.25x to pay for
-# the transforms: VGG-19's 32-channel 16x16 and 64-channel 8x8 layers came out even or
-# slower, its 4x4 and 2x2 layers 1.3-1.9x slower.
+# the transforms: VGG-19's 32-channel 16x16 layers came out even, its 64-channel 8x8 ones
+# 8-9% slower, its 4x4 and 2x2 layers 15-50% slower.
 MIN_CHANNELS = 64
 MIN_OUTPUT = 16
 
