@@ -168,7 +168,8 @@ def _input_gradient(xp, dv, out):
         odd[..., :tw] += v[3]
         odd[..., tw] = 0
         odd[..., 1:] -= v[3]
-    # dd[i] = B dd[k]: z0, z1 - z2 + z3, z1 + z2 - z0, -z3 (rows 0..3), overlapped likewise
+    # dd[i, :] = Σ_k B[i, k] z[k]: z0, z1 - z2 + z3, z1 + z2 - z0, -z3 (patch rows 0..3),
+    # rows summed into place as the columns were
     even, odd = out[:, :, 0::2], out[:, :, 1::2]
     even[:, :, :th] = z[0]
     even[:, :, th] = 0
@@ -186,9 +187,9 @@ def _input_gradient(xp, dv, out):
 CHUNK_BYTES = 8 * 2**20
 
 
-def _chunks(layer, n: int, tiles: tuple[int, int]):
+def _chunks(layer, n: int, tiles: tuple[int, int], dtype):
     """(start, stop, v, m): runs of whole images, with workspace for their V and M."""
-    xp, dtype = layer.xp, layer.params["weight"].dtype
+    xp = layer.xp
     c, o = layer.in_channels, layer.out_channels
     th, tw = tiles
     per_image = 16 * (c + o) * th * tw * dtype.itemsize
@@ -224,7 +225,7 @@ def forward(layer, x):
     padded[:, :, ph:hp, pw:wp] = x.transpose(1, 0, 2, 3)
     u = _kernel_transform(xp, weight)
     y = xp.empty((o, n, 2 * th, 2 * tw), dtype=x.dtype)
-    for start, stop, v, m in _chunks(layer, n, (th, tw)):
+    for start, stop, v, m in _chunks(layer, n, (th, tw), x.dtype):
         _input_transform(xp, padded[:, start:stop], (th, tw), v)
         # M[k] = U[k] · V[k]      (16 o c, 16 c (b th tw) -> 16 o (b th tw))
         xp.matmul(u, v.reshape(16, c, -1), out=m.reshape(16, o, -1))
@@ -260,7 +261,7 @@ def backward(layer, grad_out, need_input_grad: bool):
         dy = whole
     du = xp.zeros((16, o, c), dtype=dy.dtype)
     dpadded = xp.empty(padded.shape, dtype=dy.dtype) if need_input_grad else None
-    for start, stop, v, dm in _chunks(layer, n, (th, tw)):
+    for start, stop, v, dm in _chunks(layer, n, (th, tw), dy.dtype):
         _input_transform(xp, padded[:, start:stop], (th, tw), v)
         # dM = A dY Aᵀ per tile: (4, 4, o, b, th, tw)
         _output_gradient(xp, dy[:, start:stop], (th, tw), dm)
