@@ -71,11 +71,13 @@ def test_linear(backend, n, in_features, out_features, bias, seed):
 @given(n=small, c_in=small, c_out=small, kh=st.integers(1, 4), kw=st.integers(1, 4),
        stride=st.tuples(small, small), padding=st.tuples(st.integers(0, 2), st.integers(0, 2)),
        h=st.integers(1, 8), w=st.integers(1, 8), bias=st.booleans(), seed=seeds,
-       algorithm=st.sampled_from(["reference", "fast"]))
+       algorithm=st.sampled_from(["reference", "fast", "winograd"]))
 def test_conv2d(backend, n, c_in, c_out, kh, kw, stride, padding, h, w, bias, seed, algorithm):
+    if algorithm == "winograd":  # its cases: 3x3, stride 1, padding < 3
+        kh, kw, stride = 3, 3, (1, 1)
     assume(out_size(h, kh, stride[0], padding[0]) >= 1)
     assume(out_size(w, kw, stride[1], padding[1]) >= 1)
-    if algorithm == "fast":  # the fast path's cases: stride 1, or 1x1 without padding
+    if algorithm in ("fast", "winograd"):  # stride 1, or 1x1 without padding
         assume(stride == (1, 1) or (kh, kw) == (1, 1))
         padding = (0, 0) if (kh, kw) == (1, 1) else (min(padding[0], kh - 1),
                                                      min(padding[1], kw - 1))
@@ -84,18 +86,19 @@ def test_conv2d(backend, n, c_in, c_out, kh, kw, stride, padding, h, w, bias, se
     layer.algorithm = algorithm
     x = np.random.default_rng(seed).standard_normal((n, c_in, h, w))
     errors = check_module_gradients(layer, x, seed=seed)
-    assert layer.fast == (algorithm == "fast")
+    assert layer.path == algorithm
     assert set(errors) == {"input", "weight"} | ({"bias"} if bias else set())
 
 
-@pytest.mark.parametrize("stride, algorithm", [(2, "reference"), (1, "reference"), (1, "fast")])
+@pytest.mark.parametrize("stride, algorithm", [(2, "reference"), (1, "reference"), (1, "fast"),
+                                               (1, "winograd")])
 def test_conv2d_every_entry(backend, stride, algorithm):
     """One conv with padding, every entry of both gradients (not just a direction)."""
     layer = nn.Conv2d(2, 3, 3, stride=stride, padding=1, rng=0, backend=backend)
     layer.algorithm = algorithm
     x = np.random.default_rng(0).standard_normal((2, 2, 5, 4))
     check_module_gradients(layer, x, full=True)
-    assert layer.fast == (algorithm == "fast")
+    assert layer.path == algorithm
 
 
 # Pooling ----------------------------------------------------------------------

@@ -11,11 +11,15 @@ This is the reference a reader learns from. Where it applies (stride 1 with
 padding < kernel, or a 1x1 kernel without padding), a faster path computes the
 same products (conv_fast.py: column matrices built a few images at a time in a
 reused workspace, the padded input cached instead of the columns, 1x1 kernels
-as one product, outputs as channels-first views). Which one runs:
-``Conv2d.algorithm`` on a layer, else the module flag ``ALGORITHM``, which
-starts from the environment variable MINILOTTERY_CONV; each is "auto" (the
-fast path where it applies), "fast" (the same: where it does not apply, the
-reference runs) or "reference".
+as one product, outputs as channels-first views). For 3x3 kernels at stride 1,
+a third path does fewer multiplications (winograd.py: Winograd F(2x2, 3x3),
+2.25x fewer). Which one runs: ``Conv2d.algorithm`` on a layer, else the module
+flag ``ALGORITHM``, which starts from the environment variable MINILOTTERY_CONV;
+each is "auto" (Winograd where it applies and measured faster, see
+``winograd.pays``; else the fast path where it applies; else the reference),
+"fast" (the fast path where it applies, never Winograd), "winograd" (Winograd
+wherever it applies, else as "fast") or "reference". ``Conv2d.path`` says
+which path the last forward took.
 """
 
 from __future__ import annotations
@@ -24,11 +28,11 @@ import os
 
 import numpy as np
 
-from . import conv_fast
+from . import conv_fast, winograd
 from .init import as_generator, draw
 from .module import Module
 
-ALGORITHMS = ("auto", "fast", "reference")
+ALGORITHMS = ("auto", "fast", "winograd", "reference")
 ALGORITHM = os.environ.get("MINILOTTERY_CONV", "auto")
 
 
@@ -138,7 +142,7 @@ class Conv2d(Module):
         self.init, self.dtype, self.has_bias = init, dtype, bias
         self.col = self.padded = None
         self.algorithm: str | None = None  # None: the module flag ALGORITHM decides
-        self.fast = False  # whether the last forward took the fast path
+        self.path = "reference"  # the path the last forward took: reference, fast, winograd
         self.reset_parameters(rng)
 
     def reset_parameters(self, rng: np.random.Generator | int | None = None) -> None:
@@ -171,9 +175,11 @@ class Conv2d(Module):
                 f"Conv2d.forward: input {tuple(x.shape[2:])} is smaller than the kernel "
                 f"{self.kernel_size} with padding {self.padding}"
             )
-        self.fast = self._use_fast()
-        self.col = self.padded = None
-        if self.fast:
+        self.path = self._choose_path(out_h, out_w)
+        self.col = self.padded = self.winograd_cache = None
+        if self.path == "winograd":
+            return winograd.forward(self, x)
+        if self.path == "fast":
             return conv_fast.forward(self, x)
         self.x_shape = x.shape
         # col: (c kh kw, n out_h out_w). Drop the previous one first (a forward without a
@@ -191,17 +197,34 @@ class Conv2d(Module):
             out[...] = y
         return out
 
-    def _use_fast(self) -> bool:
-        """Whether this layer's next forward takes the fast path (see the module docstring)."""
+    @property
+    def fast(self) -> bool:
+        """Whether the last forward took a path other than the reference."""
+        return self.path != "reference"
+
+    def _choose_path(self, out_h: int, out_w: int) -> str:
+        """The path of the next forward, for this output size (see the module docstring)."""
         name, choice = (("Conv2d.algorithm", self.algorithm) if self.algorithm is not None
                         else ("MINILOTTERY_CONV / conv.ALGORITHM", ALGORITHM))
         if choice not in ALGORITHMS:
             raise ValueError(f"{name}: got {choice!r}, expected one of {', '.join(ALGORITHMS)}")
-        return choice != "reference" and conv_fast.applies(self.kernel_size, self.stride,
-                                                             self.padding)
+        kernel, stride, padding = self.kernel_size, self.stride, self.padding
+        if choice == "reference" or not conv_fast.applies(kernel, stride, padding):
+            return "reference"
+        if choice == "fast" or not winograd.applies(kernel, stride, padding):
+            return "fast"
+        if choice == "winograd" or winograd.pays(self.in_channels, self.out_channels,
+                                                 out_h, out_w):
+            return "winograd"
+        return "fast"
 
     def backward(self, grad_out, need_input_grad: bool = True):
-        if self.fast:
+        if self.path == "winograd":
+            if self.winograd_cache is None:
+                raise RuntimeError("Conv2d.backward: run forward first (each backward releases "
+                                   "the transformed input that forward cached)")
+            return winograd.backward(self, grad_out, need_input_grad)
+        if self.path == "fast":
             if self.padded is None:
                 raise RuntimeError("Conv2d.backward: run forward first (each backward releases "
                                    "the padded input that forward cached)")

@@ -84,11 +84,12 @@ KEEP_COLUMNS_BYTES = 4 * 2**20
 CHUNK_BYTES = 8 * 2**20
 
 
-def _buffer(xp, slot: str, shape, dtype, reuse: bool):
+def scratch(xp, slot: str, shape, dtype, reuse: bool):
+    """An array of ``shape`` from the workspace ``slot`` (``reuse``), else a new one."""
     return workspace(xp, slot, shape, dtype) if reuse else xp.empty(shape, dtype=dtype)
 
 
-def _kept(layer, name: str, shape, dtype):
+def layer_buffer(layer, name: str, shape, dtype):
     """The layer's own buffer ``name`` of this shape, made afresh when the shape changes."""
     kept = getattr(layer, name, None)
     if kept is None or kept.shape != shape or kept.dtype != dtype:
@@ -107,7 +108,7 @@ def _im2col(xp, padded, kernel, out_hw, reuse: bool, out=None):
     c, n = padded.shape[:2]
     (kh, kw), (out_h, out_w) = kernel, out_hw
     shape = (c, kh, kw, n, out_h, out_w)
-    col = _buffer(xp, "col", shape, padded.dtype, reuse) if out is None else out.reshape(shape)
+    col = scratch(xp, "col", shape, padded.dtype, reuse) if out is None else out.reshape(shape)
     for i in range(kh):
         for j in range(kw):
             col[:, i, j] = padded[:, :, i:i + out_h, j:j + out_w]
@@ -181,7 +182,7 @@ def forward(layer, x):
         if layer.training and rows * cols * x.dtype.itemsize <= KEEP_COLUMNS_BYTES:
             # col: (c kh kw, n out_h out_w), small: kept by the layer for backward
             layer.col = _im2col(xp, padded, layer.kernel_size, (out_h, out_w), True,
-                                _kept(layer, "_kept_col", (rows, cols), x.dtype))
+                                layer_buffer(layer, "_kept_col", (rows, cols), x.dtype))
             # o (c kh kw), (c kh kw) (n out_h out_w) -> o (n out_h out_w)
             y = weight.reshape(o, -1) @ layer.col
         else:
@@ -206,7 +207,7 @@ def backward(layer, grad_out, need_input_grad: bool):
     if dy.flags.c_contiguous:
         d = dy.reshape(o, -1)
     else:
-        d = _buffer(xp, "grad", dy.shape, dy.dtype, True)
+        d = scratch(xp, "grad", dy.shape, dy.dtype, True)
         d[...] = dy
         d = d.reshape(o, -1)
     if layer.has_bias:
@@ -241,7 +242,7 @@ def backward(layer, grad_out, need_input_grad: bool):
     # dX = the convolution of dY, padded by k - 1 - p, with W'[c, o, i, j] = W[o, c, -i, -j]
     qh, qw = kh - 1 - ph, kw - 1 - pw
     grad_padded = _pad(xp, dy, qh, qw,
-                       _buffer(xp, "grad_padded", (o, n, out_h + 2 * qh, out_w + 2 * qw),
+                       scratch(xp, "grad_padded", (o, n, out_h + 2 * qh, out_w + 2 * qw),
                                dy.dtype, True))
     flipped = weight[:, :, ::-1, ::-1].transpose(1, 0, 2, 3).reshape(c, -1)
     dx = xp.empty((c, n * h * w), dtype=d.dtype)
