@@ -47,6 +47,7 @@ from .run import (
     plot_early_stop_vs_density,
     plot_layer_density,
     plot_run,
+    plot_run_dir,
     plot_training_curves,
 )
 from .sweep import aggregate_sweep, plot_aggregate, series_for
@@ -58,7 +59,8 @@ __all__ = [
     "default_rounds", "density_ticks", "draw_series", "format_density_axis",
     "history_columns", "network_label", "networks", "new_figure", "percent_label",
     "plot_accuracy_vs_density", "plot_aggregate", "plot_early_stop_vs_density",
-    "plot_layer_density", "plot_prune_at_init", "plot_run", "plot_series", "plot_stability",
+    "plot_layer_density", "plot_prune_at_init", "plot_run", "plot_run_dir", "plot_series",
+    "plot_stability",
     "plot_supermask", "plot_training_curves", "plot_transfer", "records_series", "run_title",
     "save_figure", "series_for", "transfer_series",
 ]

@@ -162,6 +162,10 @@ def plot_run(results, out_dir) -> list[Path]:
     """Write accuracy.png, early_stop.png, training.png and layer_density.png in ``out_dir``.
 
     Works on a run in progress (only round 0, or controls behind the ticket).
+    ``run_lottery`` draws nothing; from Python, after it::
+
+        results = run_lottery(config, "runs/mine")
+        plot_run(results, "runs/mine")    # or plot_run_dir("runs/mine")
     """
     check_results(results)
     out_dir = Path(out_dir)
@@ -169,3 +173,16 @@ def plot_run(results, out_dir) -> list[Path]:
                plot_layer_density)
     return [write(results, out_dir / name)
             for write, name in zip(writers, PLOT_FILES, strict=True)]
+
+
+def plot_run_dir(run_dir) -> list[Path]:
+    """Draw the figures of the lottery run stored in ``run_dir`` (its results.json), in
+    ``run_dir``; ValueError when no round has finished yet."""
+    from ..runs import RunDirectory
+
+    directory = RunDirectory(run_dir)
+    results = directory.load_results()
+    if not results.get("rounds"):
+        raise ValueError(f"run_dir: {run_dir} has no finished round yet, expected a run with "
+                         "at least round 0 done")
+    return plot_run(results, directory.path)
