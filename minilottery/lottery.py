@@ -75,7 +75,9 @@ class LotteryRun:
         self.rates, self.fraction = c.layer_rate_map(self.model)
         fresh = {
             "config": c.to_dict(),
-            "meta": run_metadata(c, self.dataset, self.model, layer_rates=self.rates),
+            "meta": run_metadata(c, self.dataset, self.model, layer_rates=self.rates,
+                                 weight_shapes={name: list(mask.shape) for name, mask
+                                                in ones_masks(self.model).items()}),
             "rounds": [],
             "controls": {name: [] for name in c.controls},
         }
@@ -85,6 +87,8 @@ class LotteryRun:
         ignore = ("rounds", "rewind_iteration") if auto else ("rounds",)
         self.results = self.directory.open(c.to_dict(), fresh, ignore=ignore)
         self.results["config"] = c.to_dict()
+        # The figures name layers by their shapes (fc1 784x300); older runs gain them here
+        self.results["meta"].setdefault("weight_shapes", fresh["meta"]["weight_shapes"])
         if auto:
             self._choose_rewind(backend, progress)
 
