@@ -135,3 +135,21 @@ def test_train_and_lottery_round_0_give_the_same_numbers(tmp_path, capsys):
     assert final == f"{100 * round0['final_test_accuracy']:.2f}"
     history = [line.split()[-1] for line in out.splitlines() if re.match(r"^\d+\s", line)]
     assert history == [f"{100 * h['test_accuracy']:.2f}" for h in round0["history"]]
+
+
+def test_transfer_reports_each_density_and_a_finished_run(tmp_path):
+    from minilottery.transfer import TransferConfig, run_transfer
+
+    source = LotteryConfig(model="lenet300", dataset="digits", width=0.1, iterations=20,
+                           eval_every=20, rounds=2, controls=())
+    run_lottery(source, tmp_path / "source", progress=False, log=None)
+    config = TransferConfig(source=str(tmp_path / "source"), dataset="digits",
+                            optimizer="sgd", lr=0.05)
+    lines = []
+    results = run_transfer(config, tmp_path / "transfer", progress=False, log=lines.append)
+    assert [line.split(" (")[0] for line in lines] == ["density 1", "density 2"]
+    first = results["rounds"][0]
+    assert f"transferred {100 * first['early_stop_test_accuracy']:.2f}%" in lines[0]
+    lines.clear()
+    run_transfer(config, tmp_path / "transfer", progress=False, log=lines.append)
+    assert lines == [f"nothing left to train: 2 densities already in {tmp_path / 'transfer'}"]

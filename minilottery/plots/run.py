@@ -51,7 +51,10 @@ def build_accuracy_vs_density(results) -> Figure:
         draw_series(ax, series, styles=styles)
         ax.set_xlabel("weights remaining (%)")
         ax.set_ylabel(ylabel)
-    figure.suptitle(run_title(results))
+    seed = (results.get("config") or {}).get("seed")
+    one_run = ("" if seed is None else f"\none run (seed {seed}): no spread shown; "
+               "`minilottery lottery --seeds N` draws the mean and spread over N seeds")
+    figure.suptitle(run_title(results) + one_run, fontsize="medium")
     return figure
 
 
