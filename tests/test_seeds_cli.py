@@ -91,3 +91,18 @@ def test_dask_without_distributed_leaves_nothing_behind(tmp_path, monkeypatch):
     with pytest.raises(ImportError, match="distributed"):
         run_sweep(spec, tmp_path / "sweep", dask="local", progress=False)
     assert not (tmp_path / "sweep").exists()
+
+
+@pytest.mark.parametrize("argv", [
+    ["sweep", "--set", "iterations=20"],
+    ["supermask", "RUN"],
+    ["lottery", *TINY, "--seeds", "2"],
+])
+def test_out_naming_a_file_is_one_line_in_every_command(argv, tmp_path, capsys):
+    """sweep and supermask raised FileExistsError with a traceback."""
+    target = tmp_path / "a-file"
+    target.write_text("not a directory")
+    argv = [str(tmp_path) if a == "RUN" else a for a in argv]
+    code, _, err = run_cli([*argv, "--out", str(target)], capsys)
+    assert code == 2
+    assert err.count("\n") == 1 and f"--out: got {str(target)!r}, which is a file" in err

@@ -10,7 +10,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .arguments import add_common, add_config_arguments, config_from_args, resolve_dataset
+from .arguments import (
+    add_common,
+    add_config_arguments,
+    check_out_dir,
+    config_from_args,
+    resolve_dataset,
+)
 
 
 def register(commands) -> None:
@@ -82,6 +88,7 @@ def run_seeds(args, config) -> int:
                                "--seeds")
     runs = spec.expand()
     out = Path(args.out) if args.out else default_run_dir(config, args.seeds)
+    check_out_dir(out)
     print(f"run directory: {out} ({args.seeds} seeds: {', '.join(r.name for r in runs)})")
     report = run_sweep(spec, out, jobs=args.jobs, threads=args.threads, backend=args.backend,
                        progress=not args.no_progress)
