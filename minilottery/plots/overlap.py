@@ -23,12 +23,12 @@ def cycle_style(index: int) -> dict:
             "zorder": 2 + 0.01 * index}
 
 
-SAME = 1e-3  # relative difference under which two points are one on the figure
+SAME = 1e-2  # relative difference under which two points are one on the figure
 
 
 def same_as(x, y, drawn) -> str | None:
     """The label of the first of ``drawn`` [(label, x, y)] equal to (x, y) at every point
-    (within 0.1%: a layer pruned at the same rate as another keeps a weight more or less)."""
+    (within 1%: a layer pruned at the same rate as another rounds its counts its own way)."""
     x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
     for label, other_x, other_y in drawn:
         if (x.shape == other_x.shape and x.size and np.allclose(x, other_x, rtol=SAME, atol=0)

@@ -120,7 +120,7 @@ def build_training_curves(results, rounds=None) -> Figure:
         ax.set_xlabel("training iteration")
         ax.set_ylabel("test accuracy (%)")
         ax.grid(True, alpha=0.3)
-    axes[1].legend(title="round: weights remaining", loc="lower right", fontsize="small",
+    axes[0].legend(title="round: weights remaining", loc="lower right", fontsize="small",
                    title_fontsize="small")
     figure.suptitle(run_title(results), fontsize="medium")
     return figure
