@@ -32,6 +32,7 @@ import numpy as np
 from .config import LotteryConfig
 from .data import Dataset
 from .models import build_like
+from .progress import RunProgress, round_line
 from .prune import (
     compound_rates,
     density,
@@ -63,17 +64,20 @@ class LotteryRun:
     """One IMP run in one directory; ``run()`` trains every round not yet finished."""
 
     def __init__(self, config: LotteryConfig, out_dir, *, dataset: Dataset | None = None,
-                 backend=None, progress: bool = True, on_round=None):
+                 backend=None, progress: bool = True, on_round=None, log=print):
         self.directory = RunDirectory(out_dir)
         self.config, self.dataset = prepare(config, dataset)
         self.progress = progress
+        self.log = log
         self.on_round = on_round or (lambda results: None)
         c = self.config
         self.model = build_model(c, self.dataset, backend=backend)
         self.rates, self.fraction = c.layer_rate_map(self.model)
         fresh = {
             "config": c.to_dict(),
-            "meta": run_metadata(c, self.dataset, self.model, layer_rates=self.rates),
+            "meta": run_metadata(c, self.dataset, self.model, layer_rates=self.rates,
+                                 weight_shapes={name: list(mask.shape) for name, mask
+                                                in ones_masks(self.model).items()}),
             "rounds": [],
             "controls": {name: [] for name in c.controls},
         }
@@ -83,6 +87,8 @@ class LotteryRun:
         ignore = ("rounds", "rewind_iteration") if auto else ("rounds",)
         self.results = self.directory.open(c.to_dict(), fresh, ignore=ignore)
         self.results["config"] = c.to_dict()
+        # The figures name layers by their shapes (fc1 784x300); older runs gain them here
+        self.results["meta"].setdefault("weight_shapes", fresh["meta"]["weight_shapes"])
         if auto:
             self._choose_rewind(backend, progress)
 
@@ -146,7 +152,37 @@ class LotteryRun:
 
     # -- the rounds --------------------------------------------------------------------
 
+    def planned_trainings(self) -> list[int]:
+        """The iterations of every training of the run, in order: each round's ticket,
+        then its controls (the same iterations as the ticket)."""
+        c = self.config
+        out = []
+        for round_index in range(c.rounds + 1):
+            count = 1 + (len(c.controls) if round_index else 0)
+            out += [c.iterations - self.start_iteration(round_index)] * count
+        return out
+
+    def trainings_done(self) -> int:
+        """How many of ``planned_trainings`` the stored rounds already hold."""
+        done = len(self.results["rounds"])
+        return done + len(self.config.controls) * max(0, done - 1)
+
     def run(self) -> dict:
+        c = self.config
+        rounds = self.results["rounds"]
+        if len(rounds) > c.rounds:
+            if self.log is not None:
+                self.log(f"nothing left to train: {len(rounds)} rounds "
+                         f"(0 to {len(rounds) - 1}) already in {self.directory.path}")
+            return self.results
+        with RunProgress(self.planned_trainings(), done=self.trainings_done(),
+                         bars=self.progress, log=self.log) as progress:
+            if rounds and self.log is not None:
+                progress.write(f"resuming {self.directory.path} after round "
+                               f"{len(rounds) - 1}")
+            return self._run_rounds(progress)
+
+    def _run_rounds(self, progress: RunProgress) -> dict:
         c = self.config
         rounds = self.results["rounds"]
         if not rounds:
@@ -178,16 +214,20 @@ class LotteryRun:
             self.directory.save_checkpoint(f"round_{round_index:02d}", masks=masks,
                                            weights=self.model.state_dict(), **extra)
             record = round_record(round_index, masks, result, reset=reset)
-            controls = self._controls(round_index, masks, start_state) if round_index else {}
+            progress.finished()
+            controls = (self._controls(round_index, masks, start_state, progress)
+                        if round_index else {})
             rounds.append(record)
             for name, control in controls.items():
                 self.results["controls"][name].append(control)
             self.results["meta"]["seconds_last_round"] = time.perf_counter() - started
             self.directory.save_results(self.results)
+            progress.write(round_line(record, controls))
             self.on_round(self.results)
         return self.results
 
-    def _controls(self, round_index: int, masks, start_state) -> dict[str, dict]:
+    def _controls(self, round_index: int, masks, start_state,
+                  progress: RunProgress) -> dict[str, dict]:
         c = self.config
         out = {}
         for name in c.controls:
@@ -199,16 +239,20 @@ class LotteryRun:
             result = self._train(control_masks, state, round_index,
                                  f"  {name} ({100 * density(control_masks):.1f}%)")
             out[name] = round_record(round_index, control_masks, result, control=name)
+            progress.finished()
         return out
 
 
 def run_lottery(config: LotteryConfig, out_dir, *, dataset: Dataset | None = None,
-                backend=None, progress: bool = True, on_round=None) -> dict:
+                backend=None, progress: bool = True, on_round=None, log=print) -> dict:
     """Run (or resume) the lottery experiment ``config`` in ``out_dir``; return its results.
 
     ``dataset``: train on this Dataset instead of loading ``config.dataset``
-    (its name is recorded in the results).
+    (its name is recorded in the results). ``progress``: the overall line and
+    each training's bar (progress.py); ``log``: where the line of each finished
+    round goes (None: nowhere). It writes no figure: ``minilottery.plots.plot_run_dir``
+    draws them.
     """
     return LotteryRun(config, out_dir, dataset=dataset, backend=backend, progress=progress,
-                      on_round=on_round).run()
+                      on_round=on_round, log=log).run()
 

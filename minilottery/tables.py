@@ -94,7 +94,15 @@ def supermask_table(results: dict) -> str:
             for r in results["rounds"]]
     short = [v.replace("large_final", "LF").replace("signed_constant", "sc") for v in variants]
     return format_table(["round", "density %"] + [f"{v} %" for v in short] + ["trained %"],
-                        rows)
+                        rows) + "\n" + SUPERMASK_KEY
+
+
+SUPERMASK_KEY = (
+    "test accuracy with no training of each mask on the initial weights. LF: the run's mask "
+    "(weights large at the end of training);\nLF_same_sign: those of them whose sign did "
+    "not change; random: a random mask of the same per-layer counts;\n_sc: each kept "
+    "weight set to sign(w_init) x the layer's init std; trained: the ticket trained, "
+    "at early stop.")
 
 
 TRANSFER_SERIES = (("transferred", "transferred ticket"),

@@ -204,8 +204,75 @@ def test_layer_density_plots_one_line_per_layer():
         np.testing.assert_allclose(curve.get_xdata(), [0, 1, 2, 3])
         np.testing.assert_allclose(curve.get_ydata(),
                                    [100 * r["layer_density"][name] for r in results["rounds"]])
-    np.testing.assert_allclose(line(ax, "all layers").get_ydata(),
+    # fc1 is pruned exactly as the whole network here: the legend says so
+    np.testing.assert_allclose(line(ax, "all layers (same as fc1.weight)").get_ydata(),
                                [100 * 0.8 ** k for k in range(4)])
+
+
+def test_layer_density_names_layers_by_what_they_are():
+    results = make_results(rounds=3)
+    results["meta"]["weight_shapes"] = {"fc1.weight": [300, 784], "fc2.weight": [100, 300],
+                                        "out.weight": [10, 100]}
+    assert plots.layer_labels(results) == {"fc1.weight": "fc1 784x300",
+                                           "fc2.weight": "fc2 300x100",
+                                           "out.weight": "output 100x10"}
+    ax = plots.build_layer_density(results).axes[0]
+    assert {"fc1 784x300", "fc2 300x100", "output 100x10"} <= {
+        ln.get_label() for ln in ax.get_lines()}
+    conv = {"meta": {"weight_shapes": {"0.weight": [64, 3, 3, 3], "2.weight": [128, 64, 3, 3],
+                                       "5.weight": [256, 8192], "7.weight": [10, 256]}},
+            "rounds": [{"round": 0, "density": 1.0, "layer_density": dict.fromkeys(
+                ["0.weight", "2.weight", "5.weight", "7.weight"], 1.0)}]}
+    assert list(plots.layer_labels(conv).values()) == [
+        "conv1 3x64 3x3", "conv2 64x128 3x3", "fc1 8192x256", "output 256x10"]
+    # A results.json stored before the shapes were kept still draws, with the names
+    assert plots.layer_labels(make_results(rounds=2))["fc1.weight"] == "fc1.weight"
+
+
+def test_equal_layers_stay_visible_and_are_named():
+    """Two layers pruned at one rate have one line: the second is drawn hollow over the
+    first and its legend says which it repeats (before, one line hid the other)."""
+    results = make_results(rounds=3)
+    for record in results["rounds"]:
+        record["layer_density"]["fc2.weight"] = record["layer_density"]["fc1.weight"]
+    ax = plots.build_layer_density(results).axes[0]
+    first, second = line(ax, "fc1.weight"), line(ax, "fc2.weight (same as fc1.weight)")
+    assert second.get_markerfacecolor() == "none" and second.get_zorder() > first.get_zorder()
+    assert second.get_marker() != first.get_marker()
+
+
+def test_equal_series_are_named_in_the_legend():
+    figure = plots.build_series({"a": {"density": [1, 0.5], "mean": [0.9, 0.8]},
+                                 "b": {"density": [1, 0.5], "mean": [0.9, 0.8]},
+                                 "c": {"density": [1, 0.5], "mean": [0.9, 0.7]}})
+    labels = [ln.get_label() for ln in figure.axes[0].get_lines()]
+    assert labels == ["a", "b (same as a)", "c"]
+
+
+def test_density_ticks_read_as_the_first_curve():
+    """Two runs at 34.1% and 34.2%: the tick is the first (baseline) curve's, the number its
+    table prints, not the other run's (a tick read 34.2 where the table said 34.1)."""
+    ticks = plots.density_ticks([100, 34.14, 100, 34.2], preferred=[100, 34.14])
+    assert [plots.percent_label(t) for t in ticks] == ["100", "34.1"]
+    figure = plots.build_series({"layer-wise": {"density": [1, 0.3414], "mean": [0.9, 0.9]},
+                                 "global": {"density": [1, 0.342], "mean": [0.9, 0.8]}})
+    labels = [t.get_text() for t in figure.axes[0].get_xticklabels()]
+    assert "34.1" in labels and "34.2" not in labels
+
+
+def test_training_curves_show_the_whole_curve_from_zero():
+    figure = plots.build_training_curves(make_results(rounds=3))
+    whole, zoom = figure.axes[:2]
+    assert whole.get_ylim() == (0, 100)
+    assert zoom.get_ylim()[0] > 10  # the zoom leaves out the first tenth, near chance
+
+
+def test_early_stop_axis_from_zero_to_the_end_of_training():
+    results = make_results(rounds=3)
+    results["config"]["iterations"] = 100
+    ax = plots.build_early_stop_vs_density(results).axes[0]
+    assert ax.get_ylim()[0] == 0 and ax.get_ylim()[1] >= 100
+    assert any("end of training (100)" in ln.get_label() for ln in ax.get_lines())
 
 
 def series_with_bands():
@@ -296,7 +363,7 @@ def test_density_ticks_like_the_paper():
     assert plots.density_ticks([100, 80, 64]) == [100, 80, 64]
     # Nine rounds fit: all labelled, but not two within 10% of each other
     assert plots.density_ticks([100 * 0.6 ** k for k in range(9)]) == \
-        [round(100 * 0.6 ** k, 6) for k in range(9)]
+        pytest.approx([100 * 0.6 ** k for k in range(9)])
     assert plots.density_ticks([100, 95, 50, 48, 10]) == [100, 50, 10]
 
 
@@ -305,8 +372,8 @@ def test_density_ticks_like_the_paper():
 @example([31.0, 32.0, 33.0], 3)
 def test_density_ticks_properties(percents, max_ticks):
     ticks = plots.density_ticks(percents, max_ticks)
-    values = {round(p, 6) for p in percents}
-    assert set(ticks) <= values
+    values = {round(p, 9): p for p in percents}.values()
+    assert set(ticks) <= set(percents)
     assert ticks[0] == max(values) and ticks[-1] == min(values)
     assert ticks == sorted(ticks, reverse=True)
     if len(values) > 2:

@@ -137,3 +137,12 @@ def resolve_dataset(args: argparse.Namespace) -> None:
         args.dataset, note = default_dataset()
         if note:
             print(note, file=sys.stderr)
+
+
+def check_out_dir(path, option: str = "--out") -> None:
+    """ValueError when ``path`` names an existing file: a directory is made there."""
+    from pathlib import Path
+
+    if Path(path).exists() and not Path(path).is_dir():
+        raise ValueError(f"{option}: got {str(path)!r}, which is a file; expected a directory "
+                         "(new, or one to resume)")

@@ -15,19 +15,19 @@ def register(commands) -> None:
 
 
 def run(args) -> int:
-    from ..plots import aggregate_sweep, plot_run
-    from ..runs import RunDirectory
+    from ..plots import aggregate_sweep, plot_run_dir
+    from ..sweep import read_sweep
 
     if (Path(args.run_dir) / "sweep.json").is_file():
-        table, paths = aggregate_sweep(args.run_dir)
+        # A sweep (or lottery --seeds): every run's figures, then the mean and spread
+        paths = []
+        for name in read_sweep(args.run_dir)[1]:
+            paths += plot_run_dir(Path(args.run_dir) / name)
+        table, aggregate = aggregate_sweep(args.run_dir)
+        paths += aggregate
         print(table)
     else:
-        directory = RunDirectory(args.run_dir)
-        results = directory.load_results()
-        if not results.get("rounds"):
-            raise ValueError(f"run_dir: {args.run_dir} has no finished round yet, expected a "
-                             "run with at least round 0 done")
-        paths = plot_run(results, directory.path)
+        paths = plot_run_dir(args.run_dir)
     for path in paths:
         print(path)
     return 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .arguments import add_common
+from .arguments import add_common, check_out_dir
 
 
 def register(commands) -> None:
@@ -21,6 +21,7 @@ def run(args) -> int:
     from ..plots import plot_supermask
     from ..tables import supermask_table
 
+    check_out_dir(args.out)
     results = run_supermask(args.run_dir, args.out, backend=args.backend)
     path = plot_supermask(results, args.out)
     print(supermask_table(results))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .arguments import add_common
+from .arguments import add_common, check_out_dir
 
 
 def register(commands) -> None:
@@ -33,6 +33,7 @@ def run(args) -> int:
     from ..plots import aggregate_sweep
     from ..sweep import load_sweep, run_sweep, spec_from_options
 
+    check_out_dir(args.out)
     if not (args.file or args.grid or args.set):
         raise ValueError("sweep: give a sweep FILE, or --grid FIELD=V1,V2 / --set FIELD=VALUE")
     spec = spec_from_options(load_sweep(args.file) if args.file else None, args.set, args.grid)

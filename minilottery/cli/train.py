@@ -1,4 +1,9 @@
-"""``minilottery train``: train one network and print its history."""
+"""``minilottery train``: train one network and print its history.
+
+It trains exactly as round 0 of ``minilottery lottery`` with the same flags
+does (the same initial weights and the same batch order, drawn from the
+round-0 TRAIN stream of seeds.py), so the two report the same numbers.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +19,7 @@ def register(commands) -> None:
 
 def run(args) -> int:
     from ..models import summary
-    from ..recipe import build_model, make_optimizer, prepare
+    from ..recipe import build_model, make_optimizer, prepare, round_seed
     from ..tables import history_table, percent
     from ..train import train
 
@@ -27,7 +32,7 @@ def run(args) -> int:
           f"{config.iterations} iterations, backend {model.backend.name}")
     result = train(model, dataset, make_optimizer(model, config),
                    iterations=config.iterations, batch_size=config.batch_size,
-                   eval_every=config.eval_every, seed=config.seed,
+                   eval_every=config.eval_every, seed=round_seed(config, 0),
                    progress=not args.no_progress)
     print(history_table(result.history))
     print(f"final test accuracy {percent(result.final_test_accuracy, 2)}%; early stop at "

@@ -45,6 +45,7 @@ from ..config import LotteryConfig
 from ..data import BatchIterator, Dataset
 from ..lottery import round_record
 from ..nn import CrossEntropyLoss, Module, prunable_layers
+from ..progress import RunProgress
 from ..prune import density, ones_masks, prune_by_scores
 from ..recipe import build_model, prepare, round_seed, train_masked
 from ..runs import RunDirectory
@@ -265,6 +266,19 @@ def run_prune_at_init(source_dir, methods, out_dir, *, rounds=None,
     results["source"] = {"rounds": [_brief(r) for r in source["rounds"]],
                          "controls": {name: [_brief(r) for r in rs]
                                       for name, rs in source.get("controls", {}).items()}}
+    finished = sum(1 for method in methods for r in results["methods"].get(method, [])
+                   if r["round"] in dict(targets))
+    with RunProgress([config.iterations] * (len(methods) * len(targets)), done=finished,
+                     bars=progress, log=log) as overall:
+        _train_methods(results, directory, methods, targets, config, dataset, init, backend,
+                       progress, overall)
+    directory.save_results(results)
+    return results
+
+
+def _train_methods(results, directory, methods, targets, config, dataset, init, backend,
+                   progress, overall: RunProgress) -> None:
+    """Each (method, round) not yet in ``results``, saved as it finishes."""
     for method in methods:
         records = results["methods"].setdefault(method, [])
         done = {r["round"] for r in records}
@@ -286,10 +300,10 @@ def run_prune_at_init(source_dir, methods, out_dir, *, rounds=None,
             records.append(round_record(round_index, masks, result, method=method,
                                         target_density=target, scoring_seconds=scoring))
             directory.save_results(results)
-            log(f"{method} round {round_index}: density {100 * density(masks):.2f}%, "
-                f"early-stop test accuracy {100 * result.early_stop_test_accuracy:.2f}%")
-    directory.save_results(results)
-    return results
+            overall.finished()
+            overall.write(f"{method} round {round_index}: density {100 * density(masks):.2f}%, "
+                          f"early-stop test accuracy "
+                          f"{100 * result.early_stop_test_accuracy:.2f}%")
 
 
 def _brief(record: dict) -> dict:

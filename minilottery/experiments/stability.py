@@ -41,6 +41,7 @@ import numpy as np
 
 from ..config import LotteryConfig
 from ..data import Dataset
+from ..progress import RunProgress
 from ..prune import density, random_masks_like
 from ..recipe import build_model, prepare, round_seed, train_masked
 from ..runs import RunDirectory
@@ -234,21 +235,29 @@ def run_stability(config: LotteryConfig, ks: Sequence[int], out_dir, *, ticket=N
     todo = [k for k in ks if any((v, k) not in done for v in variants)]
     states = trajectory_states(config, dataset, todo, init_state=init_state, backend=backend,
                                progress=progress) if todo else {}
-    for k in ks:
-        for variant, masks in variants.items():
-            if (variant, k) in done:
-                continue
-            record = {"variant": variant,
-                      **instability(config, dataset, states[k], k, masks, points=points,
-                                    backend=backend, progress=progress)}
-            results["records"].append(record)
-            results["stable_k"] = _stable_by_variant(results["records"], threshold)
-            directory.save_results(results)
-            log(f"{variant} k={k}: barrier {100 * record['barrier']:.2f}% "
-                f"(end errors {100 * record['test_errors'][0]:.2f}% / "
-                f"{100 * record['test_errors'][-1]:.2f}%)")
-        if stop_when_stable and _stable_at(results["records"], k, len(variants), threshold):
-            break
+    # The overall line counts the pairs of copies, each 2 x (T - k) iterations
+    pairs = [(v, k) for k in ks for v in variants]
+    overall = RunProgress([2 * (config.iterations - k) for _, k in pairs],
+                          done=sum(pair in done for pair in pairs), bars=progress,
+                          log=log, desc="pairs of copies")
+    with overall:
+        for k in ks:
+            for variant, masks in variants.items():
+                if (variant, k) in done:
+                    continue
+                record = {"variant": variant,
+                          **instability(config, dataset, states[k], k, masks, points=points,
+                                        backend=backend, progress=progress)}
+                results["records"].append(record)
+                results["stable_k"] = _stable_by_variant(results["records"], threshold)
+                directory.save_results(results)
+                overall.finished()
+                overall.write(f"{variant} k={k}: barrier {100 * record['barrier']:.2f}% "
+                              f"(end errors {100 * record['test_errors'][0]:.2f}% / "
+                              f"{100 * record['test_errors'][-1]:.2f}%)")
+            if stop_when_stable and _stable_at(results["records"], k, len(variants),
+                                               threshold):
+                break
     results["stable_k"] = _stable_by_variant(results["records"], threshold)
     directory.save_results(results)
     return results

@@ -10,7 +10,6 @@ from matplotlib.figure import Figure
 from .base import (
     DPI,
     LABELS,
-    MARKERS,
     PLOT_FILES,
     SCOPE_WORDS,
     STYLES,
@@ -37,16 +36,19 @@ from .experiments import (
     plot_transfer,
     transfer_series,
 )
+from .overlap import MARKERS, cycle_style, same_as
 from .run import (
     build_accuracy_vs_density,
     build_early_stop_vs_density,
     build_layer_density,
     build_training_curves,
     default_rounds,
+    layer_labels,
     plot_accuracy_vs_density,
     plot_early_stop_vs_density,
     plot_layer_density,
     plot_run,
+    plot_run_dir,
     plot_training_curves,
 )
 from .sweep import aggregate_sweep, plot_aggregate, series_for
@@ -55,10 +57,12 @@ __all__ = [
     "DPI", "LABELS", "MARKERS", "PLOT_FILES", "SCOPE_WORDS", "STYLES", "TICK_RATIO", "Figure",
     "aggregate_sweep", "build_accuracy_vs_density", "build_early_stop_vs_density",
     "build_layer_density", "build_series", "build_training_curves", "check_results",
+    "cycle_style", "same_as",
     "default_rounds", "density_ticks", "draw_series", "format_density_axis",
-    "history_columns", "network_label", "networks", "new_figure", "percent_label",
+    "history_columns", "layer_labels", "network_label", "networks", "new_figure", "percent_label",
     "plot_accuracy_vs_density", "plot_aggregate", "plot_early_stop_vs_density",
-    "plot_layer_density", "plot_prune_at_init", "plot_run", "plot_series", "plot_stability",
+    "plot_layer_density", "plot_prune_at_init", "plot_run", "plot_run_dir", "plot_series",
+    "plot_stability",
     "plot_supermask", "plot_training_curves", "plot_transfer", "records_series", "run_title",
     "save_figure", "series_for", "transfer_series",
 ]

@@ -32,15 +32,16 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 
 from ..runs import atomic_write_bytes
+from .overlap import cycle_style, hollow, same_as
 
 DPI = 110
 TICK_RATIO = 1.1  # the closest two labelled densities may be on the log axis
-MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
 # One colour and marker per kind of network, the same in every figure
+# (the ticket smallest and on top: where points coincide, the three nest and all show)
 STYLES = {
-    "ticket": {"color": "C0", "marker": "o", "zorder": 3},  # on top where lines coincide
-    "reinit": {"color": "C1", "marker": "s"},
-    "random_prune": {"color": "C2", "marker": "^"},
+    "ticket": {"color": "C0", "marker": "o", "markersize": 5, "zorder": 3},
+    "reinit": {"color": "C1", "marker": "s", "markersize": 8.5, "zorder": 2.1},
+    "random_prune": {"color": "C2", "marker": "^", "markersize": 7.5, "zorder": 2.2},
 }
 LABELS = {"ticket": "winning ticket", "reinit": "random reinit",
           "random_prune": "random pruning"}
@@ -146,8 +147,13 @@ def percent_label(percent: float) -> str:
     return f"{percent:.1f}" if percent >= 1 else f"{percent:.2g}"
 
 
-def density_ticks(percents: Sequence[float], max_ticks: int = 9) -> list[float]:
+def density_ticks(percents: Sequence[float], max_ticks: int = 9,
+                  preferred: Sequence[float] = ()) -> list[float]:
     """The densities to label: the largest, then each one far enough (in log) from the last.
+
+    A density within a factor 1.1 of one of ``preferred`` (the first curve's,
+    whose numbers the run's table prints) gives way to it, so a tick never
+    reads 34.2 where the table's row says 34.1.
 
     Up to ``max_ticks`` densities are all labelled, unless two are within a
     factor of 1.1 (their labels would overlap). With more, neighbouring ticks
@@ -155,8 +161,10 @@ def density_ticks(percents: Sequence[float], max_ticks: int = 9) -> list[float]:
     The largest and the smallest density are always labelled, so when no
     density is that far from the largest, those two are the ticks, however close.
     """
-    values = sorted({round(p, 6) for p in percents if p > 0 and math.isfinite(p)},
-                    reverse=True)
+    first = [p for p in preferred if p > 0 and math.isfinite(p)]
+    keep = first + [p for p in percents if p > 0 and math.isfinite(p)
+                    and all(max(p, q) / min(p, q) >= TICK_RATIO for q in first)]
+    values = sorted({round(p, 9): p for p in keep}.values(), reverse=True)
     if len(values) <= 2:
         return values
     ratio = TICK_RATIO
@@ -171,8 +179,10 @@ def density_ticks(percents: Sequence[float], max_ticks: int = 9) -> list[float]:
     return ticks + [values[-1]]
 
 
-def format_density_axis(ax, percents: Sequence[float], *, log_x: bool = True) -> None:
-    """Percent remaining from 100 down to the sparsest, ticks at the densities reached."""
+def format_density_axis(ax, percents: Sequence[float], *, log_x: bool = True,
+                        preferred: Sequence[float] = ()) -> None:
+    """Percent remaining from 100 down to the sparsest, ticks at the densities reached
+    (``preferred``'s where two are close, density_ticks)."""
     finite = [p for p in percents if math.isfinite(p)]
     if not finite:
         return
@@ -180,7 +190,7 @@ def format_density_axis(ax, percents: Sequence[float], *, log_x: bool = True) ->
     if log_x:
         ax.set_xscale("log")
         ax.set_xlim(high * 1.15, low / 1.15)  # inverted: pruning further goes right
-        ax.xaxis.set_major_locator(FixedLocator(density_ticks(finite)))
+        ax.xaxis.set_major_locator(FixedLocator(density_ticks(finite, preferred=preferred)))
         ax.xaxis.set_minor_locator(NullLocator())
     else:
         margin = max(0.05 * (high - low), 1.0)
@@ -208,13 +218,15 @@ def draw_series(ax, series: Mapping[str, Mapping], *, log_x: bool = True,
     """Draw each series on ``ax`` as markers and lines, with its band or error bars.
 
     ``series`` is as in ``plot_series``. Points are joined in order of
-    decreasing density; missing values (None or NaN) are skipped.
+    decreasing density; missing values (None or NaN) are skipped. Each line
+    has its own marker and dash (overlap.py); one equal to an earlier one is
+    drawn hollow over it and its legend says "same as ...".
     """
     if not isinstance(series, Mapping) or not series:
         raise ValueError(f"series: got {series!r:.80}, expected a non-empty dict of "
                          "label -> {'density': [...], 'mean': [...]}")
     scale = 100.0 if percent_y else 1.0
-    percents = []
+    percents, drawn, preferred = [], [], None
     for index, (label, curve) in enumerate(series.items()):
         if not isinstance(curve, Mapping) or not {"density", "mean"} <= set(curve):
             raise ValueError(f"series[{label!r}]: got {curve!r:.80}, expected a dict with "
@@ -232,9 +244,12 @@ def draw_series(ax, series: Mapping[str, Mapping], *, log_x: bool = True,
         x = 100.0 * density[order]
         mean = scale * _column(curve, label, "mean", n)[order]
         keep = np.isfinite(mean)
-        style = dict((styles or {}).get(label, {"color": f"C{index}", "marker": "o"}))
+        style = dict((styles or {}).get(label) or cycle_style(index))
         style.setdefault("markersize", 5)
-        ax.plot(x[keep], mean[keep], label=str(label), **style)
+        same = same_as(x[keep], mean[keep], drawn)
+        ax.plot(x[keep], mean[keep], label=f"{label} (same as {same})" if same else str(label),
+                **(hollow(style) if same else style))
+        drawn.append((str(label), x[keep], mean[keep]))
         color = ax.lines[-1].get_color()
         if "std" in curve:
             std = scale * _column(curve, label, "std", n)[order]
@@ -249,7 +264,8 @@ def draw_series(ax, series: Mapping[str, Mapping], *, log_x: bool = True,
             ax.errorbar(x[ok], mean[ok], yerr=[mean[ok] - low[ok], high[ok] - mean[ok]],
                         fmt="none", ecolor=color, elinewidth=1, capsize=3)
         percents.extend(x.tolist())
-    format_density_axis(ax, percents, log_x=log_x)
+        preferred = x.tolist() if preferred is None else preferred
+    format_density_axis(ax, percents, log_x=log_x, preferred=preferred)
     ax.grid(True, alpha=0.3)
     ax.legend(loc="best", fontsize="small")
 

@@ -25,8 +25,8 @@ def plot_stability(results: dict, out_dir) -> Path:
         for r in sorted((r for r in records if r["variant"] == variant), key=lambda r: r["k"]):
             ax.plot(r["alphas"], 100 * np.asarray(r["test_errors"]), marker=".",
                     label=f"k={r['k']}")
-        ax.set(title=f"{variant} ({100 * r['density']:.1f}% weights)", xlabel="α",
-               ylabel="test error (%)")
+        ax.set(title=f"{variant} ({100 * r['density']:.1f}% weights)",
+               xlabel="α: weights (1 - α)·A + α·B", ylabel="test error (%)")
         ax.legend(fontsize=8)
         ax.grid(alpha=0.3)
     ax = axes[-1]
@@ -34,7 +34,8 @@ def plot_stability(results: dict, out_dir) -> Path:
         rs = sorted((r for r in records if r["variant"] == variant), key=lambda r: r["k"])
         ax.plot([r["k"] for r in rs], [100 * r["barrier"] for r in rs], marker="o",
                 label=variant)
-    ax.axhline(100 * results["meta"]["threshold"], color="grey", ls="--", label="threshold")
+    ax.axhline(100 * results["meta"]["threshold"], color="grey", ls="--",
+               label="threshold (stable below)")
     ks = sorted({r["k"] for r in records})
     if len(ks) > 1 and ks[-1] > 0:
         ax.set_xscale("symlog", linthresh=min(k for k in ks if k > 0))
@@ -44,6 +45,10 @@ def plot_stability(results: dict, out_dir) -> Path:
            title="barrier vs rewind point")
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
+    figure.suptitle("Two copies A and B trained from the weights of iteration k with different "
+                    "data orders; α moves along the line from A (0) to B (1).\nBarrier: the "
+                    "highest error on that line minus the mean error of A and B.",
+                    fontsize="small")
     return save_figure(figure, Path(out_dir) / "stability.png")
 
 

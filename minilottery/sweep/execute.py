@@ -62,10 +62,13 @@ def run_is_finished(run_dir, config: LotteryConfig) -> bool:
         return False
 
 
-def execute_run(name: str, config: dict, run_dir: str, backend=None, threads=None) -> dict:
+def execute_run(name: str, config: dict, run_dir: str, backend=None, threads=None,
+                progress: bool = False, log: bool = False) -> dict:
     """Run (or resume) one lottery run and return its outcome; never raises an Exception.
 
     ``threads`` caps the BLAS threads of this worker (threadpoolctl).
+    ``progress``: the run's own bars; ``log``: a line per finished round, named by
+    the run (both only where the run executes in this process: a sequential sweep).
     """
     from threadpoolctl import threadpool_limits
 
@@ -76,7 +79,9 @@ def execute_run(name: str, config: dict, run_dir: str, backend=None, threads=Non
         limits = threadpool_limits(limits=threads) if threads else contextlib.nullcontext()
         with limits:
             results = run_lottery(LotteryConfig.from_dict(config), run_dir, backend=backend,
-                                  progress=False)
+                                  progress=progress,
+                                  log=(lambda line: print(f"{name}: {line}", flush=True))
+                                  if log else None)
         return {"name": name, "status": "done", "seconds": time.perf_counter() - started,
                 "results": results}
     except Exception as error:  # recorded in sweep.json; the other runs go on
@@ -201,9 +206,13 @@ def run_sweep(spec, out_dir, *, jobs=None, dask=None, threads=None, backend=None
     ``jobs``, ``dask`` and ``threads``.
     """
     from joblib import Parallel, delayed
-    from tqdm.auto import tqdm
+
+    from ..progress import RunProgress
 
     runs = spec.expand() if isinstance(spec, SweepSpec) else list(spec)
+    _check_jobs(jobs)
+    if dask is not None:
+        _check_distributed()  # before anything is written: no sweep.json left behind
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     manifest = Manifest(out, spec if isinstance(spec, SweepSpec) else None, runs)
@@ -217,8 +226,11 @@ def run_sweep(spec, out_dir, *, jobs=None, dask=None, threads=None, backend=None
         else:
             todo.append(run)
     manifest.save()
-    bar = tqdm(total=len(runs), initial=len(report.skipped), desc="runs", unit="run",
-               disable=not progress)
+    # One run at a time in this process: each run shows its own trainings and rounds
+    here = dask is None and jobs in (None, 1)
+    bar = RunProgress([1] * len(runs), done=len(report.skipped), bars=progress, desc="runs")
+    if not todo:
+        bar.write(f"nothing left to run: the {len(runs)} runs in {out} are finished")
     try:
         with execution(jobs, dask, threads) as run_threads:
             for run in todo:
@@ -226,14 +238,12 @@ def run_sweep(spec, out_dir, *, jobs=None, dask=None, threads=None, backend=None
                              attempts=manifest.runs[run.name]["attempts"] + 1)
             manifest.save()
             tasks = (delayed(execute_run)(run.name, run.config.to_dict(), str(out / run.name),
-                                          backend, run_threads) for run in todo)
+                                          backend, run_threads, progress and here, here)
+                     for run in todo)
             for outcome in Parallel(return_as="generator_unordered")(tasks):
                 _record(manifest, report, outcome, out)
-                bar.update(1)
-                bar.set_postfix(failed=len(report.failed))
-                if outcome["status"] == "failed":
-                    bar.write(f"run {outcome['name']} failed: {outcome['error']['type']}: "
-                              f"{outcome['error']['message']}")
+                bar.finished()
+                bar.write(_outcome_line(outcome))
     except KeyboardInterrupt:
         _close_queued(manifest, "interrupted", None)
         raise
@@ -250,6 +260,26 @@ def run_sweep(spec, out_dir, *, jobs=None, dask=None, threads=None, backend=None
         report.seconds = time.perf_counter() - started
         manifest.save()
     return report
+
+
+def _check_distributed() -> None:
+    try:
+        import distributed  # noqa: F401
+    except ImportError:
+        raise ImportError('--dask needs dask.distributed: pip install "minilottery[distributed]"'
+                          ) from None
+
+
+def _outcome_line(outcome: dict) -> str:
+    """'run seed=1 done in 95 s: round 5 at 32.8%, 97.10% at early stop' (or its error)."""
+    name, seconds = outcome["name"], outcome["seconds"]
+    if outcome["status"] != "done":
+        error = outcome["error"]
+        return f"run {name} failed after {seconds:.0f} s: {error['type']}: {error['message']}"
+    last = outcome["results"]["rounds"][-1]
+    return (f"run {name} done in {seconds:.0f} s: round {last['round']} at "
+            f"{100 * last['density']:.1f}% of weights, test accuracy "
+            f"{100 * last['early_stop_test_accuracy']:.2f}% at early stop")
 
 
 def _record(manifest: Manifest, report: SweepReport, outcome: dict, out: Path) -> None:
