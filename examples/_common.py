@@ -208,11 +208,16 @@ def plot_panels(panels: Sequence[dict], path: Path, title: str | None = None) ->
 
     Each panel: {"series": label -> {"density", "mean"}, "ylabel": str,
     optional "percent_y" (default True)}; the curves are drawn by
-    ``minilottery.plots.draw_series``, the same code as ``plot_series``.
+    ``minilottery.plots.draw_series``, the same code as ``plot_series``. A panel
+    of iterations (percent_y False) starts its axis at 0, so a flat line at the
+    end of training reads as that, not as a zoomed-in wiggle.
     """
     figure, axes = new_figure(len(panels), width=5.0, height=3.8)
     for ax, panel in zip(axes, panels, strict=True):
-        draw_series(ax, panel["series"], percent_y=panel.get("percent_y", True))
+        percent_y = panel.get("percent_y", True)
+        draw_series(ax, panel["series"], percent_y=percent_y)
+        if not percent_y:
+            ax.set_ylim(bottom=0, top=max(ax.get_ylim()[1], 1.0) * 1.05)
         ax.set_xlabel("weights remaining (%)")
         ax.set_ylabel(panel["ylabel"])
     if title:

@@ -309,8 +309,3 @@ def _train_methods(results, directory, methods, targets, config, dataset, init, 
 def _brief(record: dict) -> dict:
     """A source round without its history."""
     return {k: v for k, v in record.items() if k != "history"}
-
-
-def _brief(record: dict) -> dict:
-    """A source round without its history."""
-    return {k: v for k, v in record.items() if k != "history"}
