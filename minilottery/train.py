@@ -178,9 +178,8 @@ def train(
     model.train()
     start = time.perf_counter()
     checkpoints = set(evaluation_iterations(iterations, eval_every, start_iteration))
-    with threads.limit(model, batch_size, dataset.x_train.shape[1:]), \
-            tqdm(total=iterations, desc=description, disable=not progress, leave=False,
-                 mininterval=0.5) as bar:
+    with threads.limit(), tqdm(total=iterations, desc=description, disable=not progress,
+                               leave=False, mininterval=0.5) as bar:
         record(start_iteration)
         bar.update(start_iteration)  # a continued training shows where it is in the whole
         for iteration in range(start_iteration + 1, iterations + 1):

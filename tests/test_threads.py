@@ -1,13 +1,11 @@
-"""The BLAS thread default: one thread for small work, the limit in force otherwise."""
+"""The BLAS thread default: one thread unless a count is configured."""
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 from threadpoolctl import threadpool_info, threadpool_limits
 
-from minilottery import nn, threads
-from minilottery.models import get_model
+from minilottery import threads
 
 
 def blas_threads() -> int:
@@ -30,59 +28,42 @@ def nothing_configured():
     threads.configure(None)
 
 
-def test_forward_macs_counts_linear_and_conv_layers():
-    lenet = get_model("lenet300", (1, 28, 28), 10)
-    assert threads.forward_macs(lenet, (1, 28, 28)) == 784 * 300 + 300 * 100 + 100 * 10
-    conv = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1, rng=0), nn.Flatten(),
-                         nn.Linear(8 * 5 * 6, 4, rng=0))
-    assert threads.forward_macs(conv, (3, 5, 6)) == 5 * 6 * 8 * 3 * 3 * 3 + 8 * 5 * 6 * 4
-
-
-def test_forward_macs_changes_no_mode_and_no_statistics():
-    model = get_model("vgg19", (3, 16, 16), 10, width=0.0625)
-    model.train()
-    model.features[1].eval()  # a mixed state must come back as it was
-    before = {k: v.copy() for k, v in model.state_dict().items()}
-    threads.forward_macs(model, (3, 16, 16))
-    assert [m.training for m in model.modules()].count(False) == 1
-    assert not model.features[1].training
-    for key, value in model.state_dict().items():
-        np.testing.assert_array_equal(value, before[key], err_msg=key)
-
-
-def test_small_work_runs_on_one_thread(two_threads):
-    lenet = get_model("lenet300", (1, 28, 28), 10)
-    with threads.limit(lenet, 60, (1, 28, 28)):
-        assert blas_threads() == 1
-    assert blas_threads() == 2
-
-
-def test_large_work_keeps_the_limit_in_force(two_threads):
-    conv4 = get_model("conv4", (3, 32, 32), 10)
-    assert threads.automatic(conv4, 60, (3, 32, 32)) is None
-    with threads.limit(conv4, 60, (3, 32, 32)):
-        assert blas_threads() == 2
-
-
-def test_a_configured_count_wins_over_the_rule(two_threads):
-    conv4 = get_model("conv4", (3, 32, 32), 10)  # large work: the rule alone would keep 2
-    threads.configure(1)
-    assert threads.configured() == 1
-    with threads.limit(conv4, 60, (3, 32, 32)):
-        assert blas_threads() == 1
-    assert blas_threads() == 2
-
-
-def test_without_a_model_nothing_changes(two_threads):
+def test_by_default_the_products_run_on_one_thread(two_threads):
+    assert threads.configured() is None
     with threads.limit():
+        assert blas_threads() == threads.DEFAULT_THREADS == 1
+    assert blas_threads() == 2  # the limit in force before is restored
+
+
+def test_a_configured_count_wins(two_threads):
+    threads.configure(2)
+    assert threads.configured() == 2
+    with threadpool_limits(limits=1, user_api="blas"), threads.limit():
         assert blas_threads() == 2
 
 
-@pytest.mark.parametrize("call, match", [
-    (lambda: threads.configure(0), "threads"),
-    (lambda: threads.automatic(get_model("lenet300", (1, 8, 8), 10), 0, (1, 8, 8)),
-     "batch_size"),
-])
-def test_bad_arguments_are_named(call, match):
-    with pytest.raises(ValueError, match=match):
-        call()
+def test_training_runs_under_the_limit(two_threads, monkeypatch):
+    """train() holds the limit: the products inside it see one thread."""
+    from minilottery import train as train_module
+    from minilottery.data import load_dataset
+    from minilottery.models import get_model
+    from minilottery.optim import Adam
+
+    seen = []
+    step = Adam.step
+
+    def spy(self):
+        seen.append(blas_threads())
+        step(self)
+
+    monkeypatch.setattr(Adam, "step", spy)
+    data = load_dataset("digits")
+    model = get_model("lenet300", data.input_shape, data.num_classes)
+    train_module.train(model, data, Adam(model, 1e-3), iterations=3, batch_size=8,
+                       eval_every=3, progress=False)
+    assert seen == [1, 1, 1]
+
+
+def test_bad_counts_are_named():
+    with pytest.raises(ValueError, match="threads"):
+        threads.configure(0)
