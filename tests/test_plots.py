@@ -414,3 +414,16 @@ def test_plots_of_a_real_lottery_run(tmp_path):
     ax = plots.build_accuracy_vs_density(results).axes[0]
     np.testing.assert_allclose(line(ax, "winning ticket").get_ydata(),
                                [100 * r["early_stop_test_accuracy"] for r in results["rounds"]])
+
+
+def test_only_lines_equal_on_the_figure_are_called_the_same():
+    """93.9% and 93.1% accuracy are two lines (they were called "same as" within 1%); a layer
+    pruned at the rate of another, its count rounded its own way, is the same line."""
+    from minilottery.plots.overlap import same_as
+
+    x = np.array([100.0, 80.0, 64.0])
+    ticket = ("winning ticket", x, np.array([95.1, 93.9, 94.2]))
+    assert same_as(x, [95.1, 93.1, 93.6], [ticket]) is None
+    assert same_as(x, [95.1, 93.9, 94.2], [ticket]) == "winning ticket"
+    layer = ("fc1 784x300", x, np.array([100.0, 80.0, 64.0]))
+    assert same_as(x * 1.001, [100.0, 80.02, 64.03], [layer]) == "fc1 784x300"

@@ -157,6 +157,9 @@ def test_command_line_grid_and_set():
         spec_from_options(None, [], ["seed"])
     with pytest.raises(ValueError, match="'iterations' got 'ten'"):
         spec_from_options(None, ["iterations=ten"])
+    # an unknown field is named, with the close match (it was a bare KeyError: 'bogus')
+    with pytest.raises(ValueError, match="--set: unknown field 'iteration'.*'iterations'"):
+        spec_from_options(None, ["iteration=10"])
 
 
 # -- execution ----------------------------------------------------------------------------

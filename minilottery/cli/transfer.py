@@ -21,7 +21,7 @@ def register(commands) -> None:
     parser.add_argument("--dataset", choices=DATASET_NAMES, required=True, help="the target")
     parser.add_argument("--out", required=True, help="output directory (resumed)")
     parser.add_argument("--data-dir", default=None,
-                        help="directory of the mnist / cifar10 files")
+                        help="the dataset's files (docs/datasets.md); for npz, the .npz file")
     parser.add_argument("--max-train", type=int, default=None)
     parser.add_argument("--model", choices=MODEL_NAMES, default=None,
                         help="the architecture expected of the source (checked)")

@@ -158,7 +158,8 @@ def build_layer_density(results) -> Figure:
     """
     rounds = check_results(results)
     labels = layer_labels(results)
-    figure, (ax,) = new_figure(width=6.0)
+    many = len(labels) > 8  # VGG-19 has 17 layers: their legend goes beside the axes
+    figure, (ax,) = new_figure(width=9.5 if many else 6.0, height=5.0 if many else 4.0)
     x = [r["round"] for r in rounds]
     lowest = 100.0
     drawn = []
@@ -183,11 +184,13 @@ def build_layer_density(results) -> Figure:
     ax.xaxis.set_major_locator(FixedLocator(x) if len(x) <= 20 else
                                FixedLocator(x[::math.ceil(len(x) / 20)]))
     ax.set_xlabel("pruning round")
-    ax.set_ylabel("weights remaining in the layer (%)")
+    ax.set_ylabel("weights remaining in the layer (%, log scale)")
     ax.set_title(run_title(results), fontsize="medium")
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(loc="best", fontsize="small",
-              title="layer: inputs x outputs (conv: channels, kernel)", title_fontsize="small")
+    placement = (dict(loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0)
+                 if many else dict(loc="best"))
+    ax.legend(fontsize="x-small" if many else "small", title_fontsize="small",
+              title="layer: inputs x outputs\n(conv: channels, kernel)", **placement)
     return figure
 
 

@@ -198,7 +198,7 @@ def parse_value(name: str, text: str, where: str):
     """A command-line value for field ``name``: JSON where it parses as the field's type
     (``[2,3]``, ``{"a": 0.1}``), else the schema's text syntax (``reinit+random_prune``,
     ``none``; schema.Option.parse)."""
-    check_field(name, _default(name), where)  # the field exists
+    check_field(name, _default(name) if name in OPTIONS else None, where)  # the field exists
     text = text.strip()
     value = _json_or_text(text)
     if text.startswith(("[", "{")) or not isinstance(value, str):
