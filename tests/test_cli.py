@@ -14,21 +14,12 @@ import subprocess
 import sys
 
 import pytest
-
-from minilottery import cli
+from cli_runner import run_cli
 
 TINY = ["--model", "lenet300", "--dataset", "digits", "--width", "0.1", "--iterations", "60",
         "--no-progress"]
 
 
-def run_cli(argv, capsys) -> tuple[int, str, str]:
-    """(exit code, stdout, stderr) of ``minilottery *argv``, in this process."""
-    try:
-        code = cli.main(argv)
-    except SystemExit as error:  # argparse exits by itself on flags it cannot parse
-        code = error.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_lottery_prints_the_rounds_table_and_writes_results(tmp_path, capsys):

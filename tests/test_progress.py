@@ -10,8 +10,8 @@ import json
 import re
 
 import pytest
+from cli_runner import run_cli
 
-from minilottery import cli
 from minilottery.config import LotteryConfig
 from minilottery.lottery import LotteryRun, run_lottery
 from minilottery.progress import RunProgress, clock, round_line
@@ -20,13 +20,6 @@ TINY = ["--model", "lenet300", "--dataset", "digits", "--width", "0.1", "--itera
         "--eval-every", "20"]
 
 
-def run_cli(argv, capsys) -> tuple[int, str, str]:
-    try:
-        code = cli.main(argv)
-    except SystemExit as error:
-        code = error.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_clock():

@@ -7,21 +7,14 @@ import json
 import sys
 
 import pytest
+from cli_runner import run_cli
 
-from minilottery import cli
 from minilottery.sweep import run_sweep, spec_from_options
 
 TINY = ["--model", "lenet300", "--dataset", "digits", "--width", "0.1", "--iterations", "40",
         "--eval-every", "20", "--no-progress"]
 
 
-def run_cli(argv, capsys) -> tuple[int, str, str]:
-    try:
-        code = cli.main(argv)
-    except SystemExit as error:
-        code = error.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_seeds_runs_each_seed_and_draws_mean_and_spread(tmp_path, capsys):
