@@ -26,8 +26,8 @@ README = ROOT / "README.md"
 
 # Flags appended to shorten a command, by its first words (command, subcommand or script).
 SHORTEN = {
-    "lottery": ["--iterations", "40", "--rounds", "2"],
-    "train": ["--iterations", "40"],
+    "lottery": ["--iterations", "40", "--rounds", "2", "--eval-every", "20"],
+    "train": ["--iterations", "40", "--eval-every", "20"],
     "transfer": ["--iterations", "40"],
     "stability": ["--iterations", "600", "--points", "3"],  # keeps the README's k <= 600
     "sweep": ["--set", "iterations=40", "--set", "rounds=1"],
