@@ -28,6 +28,35 @@ def passes(layer, x, dy, algorithm):
     return backend.to_numpy(y).copy(), backend.to_numpy(dx).copy(), grads
 
 
+def masked_case(backend, seed, n, c_in, c_out, kernel, stride, padding, h, w, bias, density):
+    """A float64 Conv2d with a random mask in force (and a random bias), an input and an
+    upstream gradient: (layer, x, dy); hypothesis skips shapes with no output."""
+    (kh, kw), (sh, sw) = kernel, stride
+    out_h = (h + 2 * padding[0] - kh) // sh + 1
+    out_w = (w + 2 * padding[1] - kw) // sw + 1
+    assume(out_h >= 1 and out_w >= 1)
+    rng = np.random.default_rng(seed)
+    layer = nn.Conv2d(c_in, c_out, kernel, stride=stride, padding=padding, bias=bias,
+                      rng=seed, dtype=np.float64, backend=backend)
+    mask = rng.random(layer.params["weight"].shape) < density
+    layer.params["weight"] *= backend.asarray(mask)
+    if bias:
+        layer.params["bias"][...] = backend.asarray(rng.standard_normal(c_out))
+    x = rng.standard_normal((n, c_in, h, w))
+    dy = rng.standard_normal((n, c_out, out_h, out_w))
+    return layer, x, dy
+
+
+def assert_passes_agree(got, reference, tolerance):
+    """Two results of ``passes``: output, input gradient and every parameter gradient."""
+    np.testing.assert_allclose(got[0], reference[0], rtol=tolerance, atol=tolerance)
+    np.testing.assert_allclose(got[1], reference[1], rtol=tolerance, atol=tolerance)
+    assert got[2].keys() == reference[2].keys()
+    for name in reference[2]:
+        np.testing.assert_allclose(got[2][name], reference[2][name], rtol=tolerance,
+                                   atol=tolerance, err_msg=name)
+
+
 @shared_fixture
 @given(n=st.integers(1, 3), c_in=st.integers(1, 4), c_out=st.integers(1, 4),
        kh=st.integers(1, 4), kw=st.integers(1, 4),
@@ -41,18 +70,8 @@ def test_fast_and_reference_agree_in_float64(backend, n, c_in, c_out, kh, kw, st
     """Forward, input, weight and bias gradients: the same to rounding, with a mask in force.
 
     ``chunked``: no column matrix is kept and every chunk is one image."""
-    out_h = (h + 2 * padding[0] - kh) // stride[0] + 1
-    out_w = (w + 2 * padding[1] - kw) // stride[1] + 1
-    assume(out_h >= 1 and out_w >= 1)
-    rng = np.random.default_rng(seed)
-    layer = nn.Conv2d(c_in, c_out, (kh, kw), stride=stride, padding=padding, bias=bias,
-                      rng=seed, dtype=np.float64, backend=backend)
-    mask = rng.random(layer.params["weight"].shape) < density
-    layer.params["weight"] *= backend.asarray(mask)
-    if bias:
-        layer.params["bias"][...] = backend.asarray(rng.standard_normal(c_out))
-    x = rng.standard_normal((n, c_in, h, w))
-    dy = rng.standard_normal((n, c_out, out_h, out_w))
+    layer, x, dy = masked_case(backend, seed, n, c_in, c_out, (kh, kw), stride, padding, h, w,
+                               bias, density)
     reference = passes(layer, x, dy, "reference")
     assert not layer.fast
     sizes = conv_fast.KEEP_COLUMNS_BYTES, conv_fast.CHUNK_BYTES
@@ -63,12 +82,7 @@ def test_fast_and_reference_agree_in_float64(backend, n, c_in, c_out, kh, kw, st
     finally:
         conv_fast.KEEP_COLUMNS_BYTES, conv_fast.CHUNK_BYTES = sizes
     assert layer.fast == conv_fast.applies((kh, kw), stride, padding)
-    np.testing.assert_allclose(fast[0], reference[0], rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(fast[1], reference[1], rtol=1e-12, atol=1e-12)
-    assert fast[2].keys() == reference[2].keys()
-    for name in reference[2]:
-        np.testing.assert_allclose(fast[2][name], reference[2][name], rtol=1e-12, atol=1e-12,
-                                   err_msg=name)
+    assert_passes_agree(fast, reference, 1e-12)
 
 
 @pytest.mark.parametrize("keep_bytes, chunk_bytes", [(0, 1), (0, 2**40), (2**40, 2**40)])

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_conv_fast import passes
+from test_conv_fast import assert_passes_agree, masked_case, passes
 
 from minilottery import nn
 from minilottery.nn import conv, winograd
@@ -49,17 +49,8 @@ def test_winograd_and_reference_agree_in_float64(backend, n, c_in, c_out, paddin
     """Forward, input, weight and bias gradients, odd and even sizes, with a mask in force.
 
     ``chunked``: every chunk is one image."""
-    out_h, out_w = h + 2 * padding[0] - 2, w + 2 * padding[1] - 2
-    assume(out_h >= 1 and out_w >= 1)
-    rng = np.random.default_rng(seed)
-    layer = nn.Conv2d(c_in, c_out, 3, padding=padding, bias=bias, rng=seed, dtype=np.float64,
-                      backend=backend)
-    mask = rng.random(layer.params["weight"].shape) < density
-    layer.params["weight"] *= backend.asarray(mask)
-    if bias:
-        layer.params["bias"][...] = backend.asarray(rng.standard_normal(c_out))
-    x = rng.standard_normal((n, c_in, h, w))
-    dy = rng.standard_normal((n, c_out, out_h, out_w))
+    layer, x, dy = masked_case(backend, seed, n, c_in, c_out, (3, 3), (1, 1), padding, h, w,
+                               bias, density)
     reference = passes(layer, x, dy, "reference")
     chunk_bytes = winograd.CHUNK_BYTES
     if chunked:
@@ -69,12 +60,7 @@ def test_winograd_and_reference_agree_in_float64(backend, n, c_in, c_out, paddin
     finally:
         winograd.CHUNK_BYTES = chunk_bytes
     assert layer.path == "winograd"
-    np.testing.assert_allclose(got[0], reference[0], rtol=1e-11, atol=1e-11)
-    np.testing.assert_allclose(got[1], reference[1], rtol=1e-11, atol=1e-11)
-    assert got[2].keys() == reference[2].keys()
-    for name in reference[2]:
-        np.testing.assert_allclose(got[2][name], reference[2][name], rtol=1e-11, atol=1e-11,
-                                   err_msg=name)
+    assert_passes_agree(got, reference, 1e-11)
 
 
 # The float32 error of each path against the float64 reference, relative to the largest
