@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .cache import FETCH_HINT, mnist_cache
 from .sources import Source, check_dir, check_labels, check_pair, missing_files, to_unit
 
 # The third byte of an IDX magic number names the element type (big-endian)
@@ -99,8 +100,20 @@ def read_idx(path: str | Path, magic: int | None = None) -> np.ndarray:
 
 
 def locate_idx(data_dir, dataset: str = "mnist") -> dict[str, Path]:
-    """{"train_images": path, ...}: the four files in ``data_dir``, or a clear error."""
+    """{"train_images": path, ...}: the four files in ``data_dir``, or a clear error.
+
+    MNIST without a data_dir is read from the cache that ``minilottery fetch
+    mnist`` fills (cache.mnist_cache()).
+    """
     expected = ", ".join(MNIST_FILES.values()) + " (each optionally .gz)"
+    if data_dir is None and dataset == "mnist":
+        data_dir = mnist_cache()
+        if not data_dir.is_dir():
+            raise FileNotFoundError(
+                f"dataset mnist: the data cache {data_dir} is empty; run `{FETCH_HINT}` "
+                "once to fill it (downloads 20 MB), or pass --data-dir with the four "
+                "IDX files"
+            )
     directory = check_dir(data_dir, dataset, expected)
     paths = {key: _find(directory, stem) for key, stem in MNIST_FILES.items()}
     missing = [MNIST_FILES[key] for key, path in paths.items() if path is None]

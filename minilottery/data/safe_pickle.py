@@ -1,4 +1,4 @@
-"""A restricted unpickler for the CIFAR python batches: data, never code.
+"""A restricted unpickler for the CIFAR python batches and mnist.pkl.gz: data, never code.
 
 The CIFAR python batches are pickles, and ``pickle.load`` calls whatever
 function a file names (``os.system`` included) while it reads. A batch from
@@ -57,19 +57,19 @@ class RefusedPickleError(ValueError):
 class _CifarUnpickler(pickle.Unpickler):
     """An Unpickler whose only importable names are NumPy's array reconstruction."""
 
-    def __init__(self, handle, path: str):
+    def __init__(self, handle, path: str, encoding: str = "bytes"):
         # encoding="bytes": Python 2 str values stay bytes, as the official keys b"data" are
-        super().__init__(handle, encoding="bytes")
+        super().__init__(handle, encoding=encoding)
         self.path = path
 
     def find_class(self, module: str, name: str):
         admitted = ADMITTED.get((module, name))
         if admitted is None:
             raise RefusedPickleError(
-                f"{self.path}: refused to unpickle {module}.{name}: a CIFAR python batch holds "
-                "only dicts, lists, bytes, strings, numbers and NumPy arrays, and this file "
-                "asks for something else (it could run code); nothing was run. "
-                "Use the official archive's files"
+                f"{self.path}: refused to unpickle {module}.{name}: a data file holds "
+                "only dicts, tuples, lists, bytes, strings, numbers and NumPy arrays, and "
+                "this file asks for something else (it could run code); nothing was run. "
+                "Use the official files"
             )
         return admitted
 
@@ -81,9 +81,18 @@ def safe_load(path: str | Path):
     complete pickle raises ValueError naming the file.
     """
     path = Path(path)
-    data = path.read_bytes()
+    return safe_loads(path.read_bytes(), str(path))
+
+
+def safe_loads(data: bytes, name: str, encoding: str = "bytes"):
+    """Unpickle ``data`` as safe_load does; ``name`` stands for the file in the errors.
+
+    encoding: how Python 2 strings are read; "latin1" for a Python 2 pickle of
+    NumPy arrays alone (mnist.pkl.gz), whose array bytes are such strings.
+    """
+    path = name
     try:
-        return _CifarUnpickler(io.BytesIO(data), str(path)).load()
+        return _CifarUnpickler(io.BytesIO(data), name, encoding).load()
     except RefusedPickleError:
         raise
     except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError,
