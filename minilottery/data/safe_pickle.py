@@ -17,6 +17,11 @@ array is rebuilt by a few names, and these are the only ones admitted:
   makes an array over given bytes: how NumPy pickles an array under protocol
   5, the default from Python 3.14, so a batch re-saved there still loads.
 
+The same unpickler reads ``mnist.pkl.gz`` for ``minilottery fetch mnist``
+(data/fetch.py): a Python 2 pickle of a tuple of (images, labels) array
+pairs, which needs nothing more than the names above; its array bytes are
+Python 2 strings, so it is read with ``encoding="latin1"``.
+
 Any other name -- a function, a class, a module -- is refused before anything
 is called, with one line naming the file and the refused object. Every other
 way a pickle can call something (INST, OBJ, the extension registry) goes
