@@ -304,7 +304,24 @@ def timing(runs: Runs) -> str:
     return text + f", on {MACHINE}."
 
 
-def render(runs: Runs) -> str:
+def evaluation_note(root: Path) -> str:
+    """The share of a round spent evaluating, from examples/paper_timing.py's figures."""
+    figures = read(root / "timing.json")
+    if figures is None:
+        return ("The share of evaluation is not measured yet "
+                "(`python examples/paper_timing.py --out DIR/timing.json`).")
+    return (f"Measured alone on an idle machine (`python examples/paper_timing.py`, one BLAS "
+            f"thread, {figures['blas']}): a training iteration takes "
+            f"{1000 * figures['iteration_seconds']:.2f} ms and an evaluation point (the "
+            f"5,000 validation and 10,000 test images) {figures['evaluation_seconds']:.3f} s, "
+            f"so the 500 evaluations are {100 * figures['evaluation_share']:.0f}% of a "
+            f"{figures['round_seconds'] / 60:.1f}-minute round. An evaluation is three "
+            "matrix products over 15,000 images (8 GFLOP), already near the speed of one "
+            "core's float32 products: it could only be cheaper by evaluating less, which "
+            "would change what the paper measures.")
+
+
+def render(runs: Runs, root: Path = RESULTS) -> str:
     rows = claims(runs)
     table = ["| claim (Frankle & Carbin, LeNet-300-100 on MNIST) | paper | ours | verdict |",
              "|---|---|---|---|"]
@@ -346,6 +363,8 @@ def render(runs: Runs) -> str:
         *(f"- {line}" for line in status(runs)),
         "",
         timing(runs),
+        "",
+        evaluation_note(root),
         "",
         "The commands (each resumes where it stopped; the results here are their "
         "`results.json`, copied without the checkpoints):",
@@ -423,7 +442,7 @@ def main(argv=None) -> int:
     parser.add_argument("--check", action="store_true",
                         help="compare the card with the results; exit 1 if it is stale")
     args = parser.parse_args(argv)
-    text = render(load_runs(args.results))
+    text = render(load_runs(args.results), args.results)
     if args.check:
         if not args.card.is_file() or args.card.read_text() != text:
             print(f"{args.card} does not match {args.results}: run "
