@@ -29,7 +29,7 @@ LAYERS = {
     "minilottery.presets": 2, "minilottery.runs": 2, "minilottery.seeds": 2,
     "minilottery.schema": 2, "minilottery.recipe": 2, "minilottery.cost": 2,
     "minilottery.mask_ops": 2, "minilottery.sparse_schedules": 2, "minilottery.drop_grow": 2,
-    "minilottery.nm": 2,
+    "minilottery.nm": 2, "minilottery.structured": 2,
     "minilottery.transfer": 3, "minilottery.experiments": 3,
     "minilottery.sweep": 4,
     "minilottery.plots": 5, "minilottery.tables": 5,
