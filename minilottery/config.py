@@ -198,6 +198,11 @@ class LotteryConfig:
                 f"[0, {self.iterations}] (the length of training) or a fraction in (0, 1)"
             )
 
+    def start_iteration(self, round_index: int) -> int:
+        """Where a round's training starts: k for the pruned rounds of a late-reset run (they
+        continue the dense training from the weights of iteration k), else 0."""
+        return self.rewind_iteration if round_index > 0 and self.reset == "rewind" else 0
+
     def layer_rate_map(self, model: Module) -> tuple[dict[str, float], float]:
         """(per-layer rates, global fraction) for ``model``: the argument of magnitude_prune.
 

@@ -44,6 +44,7 @@ def register(commands) -> None:
 
 def run(args) -> int:
     from ..plots import plot_transfer
+    from ..runner import RunContext
     from ..tables import transfer_table
     from ..transfer import TransferConfig, TransferRun
 
@@ -59,8 +60,8 @@ def run(args) -> int:
         plot_transfer(results, out / "transfer.png")
 
     # Built first: the source and every argument are checked before anything is printed
-    transfer = TransferRun(config, out, backend=args.backend, progress=not args.no_progress,
-                           on_density=redraw)
+    context = RunContext(backend=args.backend, progress=not args.no_progress)
+    transfer = TransferRun(config, out, context=context, on_density=redraw)
     print(f"transfer run directory: {out}")
     results = transfer.run()
     print(transfer_table(results))

@@ -34,18 +34,17 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from ..config import LotteryConfig
 from ..data import Dataset
-from ..progress import RunProgress
 from ..prune import density, random_masks_like
 from ..recipe import build_model, prepare, round_seed, train_masked
-from ..runs import RunDirectory
+from ..runner import ResumableRun, RunContext
 from ..seeds import Stream, derived_seed
+from ..stored_run import StoredRun
 from ..train import evaluate
 
 DEFAULT_POINTS = 30
@@ -179,23 +178,82 @@ def stable_point(records: Sequence[Mapping], threshold: float = DEFAULT_THRESHOL
 
 # -- an analysis as a resumable run directory ----------------------------------------------
 
-def _ticket(run_dir, round_index: int):
-    """(config, masks, init state, seed of the random-prune mask) of a lottery run's round."""
-    directory = RunDirectory(run_dir)
-    results = directory.load_results()
-    rounds = [r["round"] for r in results["rounds"]]
-    if round_index not in rounds:
-        raise ValueError(f"round: got {round_index}, expected one of the finished rounds "
-                         f"{rounds} of {run_dir}")
-    config = LotteryConfig.from_dict(results["config"])
-    if config.rewind_iteration == "auto":
-        config = replace(config, rewind_iteration=None, reset="init")
-    masks = directory.load_checkpoint(f"round_{round_index:02d}")["masks"]
-    init = directory.load_checkpoint("init")["weights"]
-    return config, masks, init, derived_seed(config.seed, round_index, Stream.RANDOM_MASK)
+class StabilityRun(ResumableRun):
+    """The instability analysis at each k, one record per (variant, k): a step."""
+
+    desc = "pairs of copies"
+
+    def __init__(self, config: LotteryConfig, ks: Sequence[int], out_dir, *,
+                 context: RunContext | None = None, variants: Mapping | None = None,
+                 init_state=None, ticket: Mapping | None = None,
+                 points: int = DEFAULT_POINTS, threshold: float = DEFAULT_THRESHOLD,
+                 stop_when_stable: bool = False):
+        super().__init__(out_dir, context)
+        self.config, self.dataset = prepare(config, self.context.dataset)
+        self.ks = sorted({int(k) for k in ks})
+        if not self.ks or self.ks[0] < 0 or self.ks[-1] >= self.config.iterations:
+            raise ValueError(f"rewind iterations: got {self.ks}, expected iterations in "
+                             f"[0, {self.config.iterations}) (the length of training)")
+        self.variants = dict(variants or {"dense": None})
+        self.init_state, self.ticket = init_state, ticket
+        self.points, self.threshold, self.stop_when_stable = points, threshold, stop_when_stable
+        self.states: dict[int, dict] = {}
+        self.open()
+        self.results["meta"].update(threshold=threshold, rewind_iterations=self.ks)
+        if stop_when_stable:
+            stable = [k for k in self.ks if self.stop((None, k))]
+            self.ks = [k for k in self.ks if not stable or k <= stable[0]]
+
+    def identity(self) -> dict:
+        return {"training": self.config.to_dict(), "ticket": self.ticket,
+                "points": int(self.points)}
+
+    def fresh(self) -> dict:
+        return {"meta": {"dataset": self.dataset.name}, "records": []}
+
+    def steps(self) -> list[tuple[str, int]]:
+        return [(variant, k) for k in self.ks for variant in self.variants]
+
+    def is_done(self, step) -> bool:
+        return any((r["variant"], r["k"]) == step for r in self.results["records"])
+
+    def trainings(self, step) -> list[int]:
+        """A pair of copies, each 2 x (T - k) iterations: one entry on the overall line."""
+        return [2 * (self.config.iterations - step[1])]
+
+    def begin(self, todo) -> None:
+        self.states = trajectory_states(self.config, self.dataset, sorted({k for _, k in todo}),
+                                        init_state=self.init_state,
+                                        backend=self.context.backend,
+                                        progress=self.context.progress)
+
+    def run_step(self, step) -> str:
+        variant, k = step
+        record = {"variant": variant,
+                  **instability(self.config, self.dataset, self.states[k], k,
+                                self.variants[variant], points=self.points,
+                                backend=self.context.backend, progress=self.context.progress)}
+        self.results["records"].append(record)
+        self.results["stable_k"] = _stable_by_variant(self.results["records"], self.threshold)
+        return (f"{variant} k={k}: barrier {100 * record['barrier']:.2f}% (end errors "
+                f"{100 * record['test_errors'][0]:.2f}% / "
+                f"{100 * record['test_errors'][-1]:.2f}%)")
+
+    def stop(self, step) -> bool:
+        """With ``stop_when_stable``: every variant analysed at k, all below the threshold."""
+        at_k = [r for r in self.results["records"] if r["k"] == step[1]]
+        return (self.stop_when_stable and len(at_k) == len(self.variants)
+                and all(r["barrier"] < self.threshold for r in at_k))
+
+    def finish(self) -> dict:
+        self.results["stable_k"] = _stable_by_variant(self.results["records"], self.threshold)
+        return super().finish()
+
+    def nothing_left(self) -> str:
+        return f"nothing left to analyse: every k is already in {self.directory.path}"
 
 
-def run_stability(config: LotteryConfig, ks: Sequence[int], out_dir, *, ticket=None,
+def run_stability(config: LotteryConfig | None, ks: Sequence[int], out_dir, *, ticket=None,
                   points: int = DEFAULT_POINTS, threshold: float = DEFAULT_THRESHOLD,
                   stop_when_stable: bool = False, dataset: Dataset | None = None,
                   backend=None, progress: bool = True, log=print) -> dict:
@@ -204,69 +262,32 @@ def run_stability(config: LotteryConfig, ks: Sequence[int], out_dir, *, ticket=N
     Without ``ticket``: the dense network of ``config``. With ``ticket`` =
     (run_dir, round): that round's mask ("ticket") and a random mask of the same
     per-layer counts ("random_prune", the lottery's own control mask), on the
-    run's dense weights at iteration k; the run's config replaces ``config``.
-    ``stop_when_stable``: stop at the first stable k (the search of
-    ``--rewind-iteration auto``). ``dataset``: train on this Dataset instead
-    of loading the config's.
+    run's dense weights at iteration k, with the run's configuration (``config``
+    must then be None). ``stop_when_stable``: stop at the first stable k (the
+    search of ``--rewind-iteration auto``). ``dataset``: train on this Dataset
+    instead of loading the config's.
     """
-    init_state, variants = None, {"dense": None}
-    ticket_info = None
-    if ticket is not None:
-        config, masks, init_state, random_seed = _ticket(*ticket)
-        variants = {"ticket": masks, "random_prune": random_masks_like(masks, random_seed)}
-        ticket_info = {"run": str(Path(ticket[0]).resolve()), "round": int(ticket[1])}
-    elif config is None:
-        raise ValueError("config: got None, expected a LotteryConfig (or a ticket to take "
-                         "the configuration from)")
-    config, dataset = prepare(config, dataset)
-    ks = sorted({int(k) for k in ks})
-    if not ks or ks[0] < 0 or ks[-1] >= config.iterations:
-        raise ValueError(f"rewind iterations: got {ks}, expected iterations in "
-                         f"[0, {config.iterations}) (the length of training)")
-    directory = RunDirectory(out_dir)
-    identity = {"training": config.to_dict(), "ticket": ticket_info, "points": int(points)}
-    fresh = {"config": identity, "meta": {"dataset": dataset.name}, "records": []}
-    results = directory.open(identity, fresh)
-    results["meta"].update(threshold=threshold, rewind_iterations=ks)
-    done = {(r["variant"], r["k"]) for r in results["records"]}
-    if stop_when_stable:
-        stable = [k for k in ks if _stable_at(results["records"], k, len(variants), threshold)]
-        ks = [k for k in ks if not stable or k <= stable[0]]
-    todo = [k for k in ks if any((v, k) not in done for v in variants)]
-    states = trajectory_states(config, dataset, todo, init_state=init_state, backend=backend,
-                               progress=progress) if todo else {}
-    # The overall line counts the pairs of copies, each 2 x (T - k) iterations
-    pairs = [(v, k) for k in ks for v in variants]
-    overall = RunProgress([2 * (config.iterations - k) for _, k in pairs],
-                          done=sum(pair in done for pair in pairs), bars=progress,
-                          log=log, desc="pairs of copies")
-    with overall:
-        for k in ks:
-            for variant, masks in variants.items():
-                if (variant, k) in done:
-                    continue
-                record = {"variant": variant,
-                          **instability(config, dataset, states[k], k, masks, points=points,
-                                        backend=backend, progress=progress)}
-                results["records"].append(record)
-                results["stable_k"] = _stable_by_variant(results["records"], threshold)
-                directory.save_results(results)
-                overall.finished()
-                overall.write(f"{variant} k={k}: barrier {100 * record['barrier']:.2f}% "
-                              f"(end errors {100 * record['test_errors'][0]:.2f}% / "
-                              f"{100 * record['test_errors'][-1]:.2f}%)")
-            if stop_when_stable and _stable_at(results["records"], k, len(variants),
-                                               threshold):
-                break
-    results["stable_k"] = _stable_by_variant(results["records"], threshold)
-    directory.save_results(results)
-    return results
-
-
-def _stable_at(records, k: int, variants: int, threshold: float) -> bool:
-    """Every variant analysed at k, and all below the threshold."""
-    at_k = [r for r in records if r["k"] == k]
-    return len(at_k) == variants and all(r["barrier"] < threshold for r in at_k)
+    options = dict(points=points, threshold=threshold, stop_when_stable=stop_when_stable,
+                   context=RunContext(dataset, backend, progress, log))
+    if ticket is None:
+        if config is None:
+            raise ValueError("config: got None, expected a LotteryConfig (or a ticket to take "
+                             "the configuration from)")
+        return StabilityRun(config, ks, out_dir, **options).run()
+    if config is not None:
+        raise ValueError("config: got a LotteryConfig with a ticket, expected None: a "
+                         "ticket is analysed with its own run's configuration")
+    run_dir, round_index = ticket
+    source = StoredRun(run_dir, role="--ticket")
+    round_index = source.check_round(round_index)
+    masks = source.masks(round_index)
+    # The lottery's own random_prune control mask of that round
+    random_seed = derived_seed(source.config.seed, round_index, Stream.RANDOM_MASK)
+    variants = {"ticket": masks, "random_prune": random_masks_like(masks, random_seed)}
+    ticket_info = {"run": str(Path(run_dir).resolve()), "round": int(round_index)}
+    return StabilityRun(source.config, ks, out_dir, variants=variants,
+                        init_state=source.weights("init"), ticket=ticket_info,
+                        **options).run()
 
 
 def _stable_by_variant(records, threshold) -> dict:
@@ -275,8 +296,7 @@ def _stable_by_variant(records, threshold) -> dict:
             for v in variants}
 
 
-def auto_rewind_iteration(config: LotteryConfig, out_dir, *, dataset: Dataset | None = None,
-                          backend=None, progress: bool = False,
+def auto_rewind_iteration(config: LotteryConfig, out_dir, *, context: RunContext | None = None,
                           threshold: float = DEFAULT_THRESHOLD):
     """The rewind point for ``--rewind-iteration auto``: the earliest stable k of the dense net.
 
@@ -285,9 +305,10 @@ def auto_rewind_iteration(config: LotteryConfig, out_dir, *, dataset: Dataset | 
     where summary holds the barriers, for the lottery run's meta.
     """
     ks = sorted({round(f * config.iterations) for f in AUTO_FRACTIONS} - {config.iterations})
+    context = context or RunContext(progress=False)
     results = run_stability(config, ks, out_dir, threshold=threshold, stop_when_stable=True,
-                            dataset=dataset, backend=backend, progress=progress,
-                            log=lambda line: None)
+                            dataset=context.dataset, backend=context.backend,
+                            progress=context.progress, log=None)
     records = results["records"]
     chosen = stable_point(records, threshold)
     reason = f"earliest k with barrier < {threshold}"

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
 
-import numpy as np
-
 from ..checks import check_choice
 from ..config import OPTIMIZER_NAMES, LotteryConfig
-from ..runs import RunDirectory
+from ..stored_run import StoredRun
 
 # Standard settings when the target trains with another optimizer than the source
 OPTIMIZER_DEFAULTS = {
@@ -17,7 +15,6 @@ OPTIMIZER_DEFAULTS = {
 }
 OUTPUT_MASKS = ("dense", "random")
 RANDOM_WEIGHTS = ("reset", "fresh")
-TICKETS = ("transferred", "target_ticket", "random_ticket")
 
 
 @dataclass(frozen=True)
@@ -50,70 +47,15 @@ class TransferConfig:
         return asdict(self)
 
 
-@dataclass
-class SourceTicket:
-    """A finished lottery run: its resolved config, input shape, reset weights, masks."""
-
-    directory: RunDirectory
-    config: LotteryConfig
-    results: dict
-    input_shape: tuple[int, int, int]
-    reset: str  # "rewind" or "init": the checkpoint the ticket's weights come from
-    weights: dict[str, np.ndarray]
-
-    @property
-    def rounds(self) -> list[dict]:
-        return self.results["rounds"]
-
-    def masks(self, round_index: int) -> dict[str, np.ndarray]:
-        return self.directory.load_checkpoint(f"round_{round_index:02d}")["masks"]
-
-
-def load_source(path, model: str | None = None, width: float | None = None) -> SourceTicket:
-    """The ticket of the finished lottery run in ``path``; clear errors for anything else.
+def load_source(path, model: str | None = None, width: float | None = None) -> StoredRun:
+    """The finished lottery run in ``path`` (its ticket); clear errors for anything else.
 
     ``model`` / ``width``, when given, are what the caller expects the source to be.
     """
-    directory = RunDirectory(path)
-    not_run = f"source: {directory.path} is not a finished lottery run"
-    if not directory.has_results():
-        raise ValueError(f"{not_run}: it has no results.json (expected the --out of "
-                         "`minilottery lottery`)")
-    results = directory.load_results()
-    stored = results.get("config", {})
-    if "source" in stored:
-        raise ValueError(f"{not_run}: it is a transfer run (of {stored['source']})")
-    try:
-        config = LotteryConfig.from_dict(stored)
-    except (TypeError, ValueError) as error:
-        raise ValueError(f"{not_run}: its config is not a lottery config ({error})") from None
-    rounds = results.get("rounds", [])
-    if config.rounds is None or len(rounds) != config.rounds + 1:
-        raise ValueError(f"{not_run}: {len(rounds)} of its {config.rounds}+1 rounds are "
-                         "finished; run the same `minilottery lottery` command to finish it")
-    if len(rounds) < 2:
-        raise ValueError(f"{not_run} with pruned rounds: it has round 0 only, no ticket")
-    if config.reset not in ("rewind", "init"):
-        raise ValueError(f"source: {directory.path} was run with reset {config.reset!r}, "
-                         "expected 'rewind' or 'init' (a reinit run has no winning ticket)")
-    if model is not None and model != config.model:
-        raise ValueError(f"model: got {model!r}, but the source run {directory.path} is a "
-                         f"{config.model!r}; expected the source's architecture")
-    if width is not None and float(width) != float(config.width):
-        raise ValueError(f"width: got {width!r}, but the source run {directory.path} has "
-                         f"width {config.width}; expected the source's width")
-    shape = results.get("meta", {}).get("dataset", {}).get("input_shape")
-    if shape is None or len(shape) != 3:
-        raise ValueError(f"{not_run}: results.json has no meta.dataset.input_shape (C, H, W)")
-    for name in [config.reset] + [f"round_{r:02d}" for r in range(len(rounds))]:
-        if not directory.checkpoint_path(name).is_file():
-            raise ValueError(f"{not_run}: checkpoint {name}.npz is missing")
-    weights = directory.load_checkpoint(config.reset)["weights"]
-    return SourceTicket(directory, config, results, tuple(int(d) for d in shape),
-                        config.reset, weights)
+    return StoredRun(path).finished(model, width)
 
 
-def target_config(source: SourceTicket, config: TransferConfig) -> LotteryConfig:
+def target_config(source: StoredRun, config: TransferConfig) -> LotteryConfig:
     """The lottery config of the target: the source's, on the target data and optimizer."""
     c = source.config
     channels, height, width = source.input_shape
