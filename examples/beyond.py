@@ -32,8 +32,8 @@ import sys
 from _common import Stopwatch, example_parser, out_dir, run, scale_of
 
 from minilottery.config import LotteryConfig
-from minilottery.experiments.pruning_at_init import run_prune_at_init
-from minilottery.experiments.stability import run_stability
+from minilottery.experiments.prune_at_init_run import run_prune_at_init
+from minilottery.experiments.stability_run import run_stability
 from minilottery.experiments.supermask import run_supermask
 from minilottery.plots import plot_prune_at_init, plot_stability, plot_supermask
 from minilottery.tables import prune_at_init_table, stability_table, supermask_table
@@ -58,7 +58,9 @@ def main(argv=None) -> int:
     last = source["rounds"][-1]["round"]
 
     for label, ticket in (("stability-dense", None), ("stability-ticket", (out / "imp", last))):
-        results = run_stability(config, scale["ks"], out / label, ticket=ticket,
+        # A ticket is analysed with its own run's configuration
+        results = run_stability(None if ticket else config, scale["ks"], out / label,
+                                ticket=ticket,
                                 points=scale["points"], backend=args.backend,
                                 progress=progress)
         plot_stability(results, out / label)

@@ -353,8 +353,8 @@ def test_a_given_dataset_is_used_instead_of_loading_the_configs(tmp_path):
     """dataset=: every runner trains on the Dataset it is handed (here digits, while the
     config names MNIST files that do not exist) and records its name."""
     from minilottery.data import load_dataset
-    from minilottery.experiments.pruning_at_init import run_prune_at_init
-    from minilottery.experiments.stability import run_stability
+    from minilottery.experiments.prune_at_init_run import run_prune_at_init
+    from minilottery.experiments.stability_run import run_stability
     from minilottery.experiments.supermask import run_supermask
     from minilottery.transfer import TransferConfig, run_transfer
 

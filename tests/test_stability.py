@@ -20,9 +20,9 @@ from minilottery.experiments.stability import (
     error_barrier,
     interpolate_states,
     line_errors,
-    run_stability,
     stable_point,
 )
+from minilottery.experiments.stability_run import run_stability
 from minilottery.lottery import run_lottery
 from minilottery.train import evaluate
 

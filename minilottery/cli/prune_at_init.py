@@ -24,7 +24,7 @@ def register(commands) -> None:
 
 
 def run(args) -> int:
-    from ..experiments.pruning_at_init import run_prune_at_init
+    from ..experiments.prune_at_init_run import run_prune_at_init
     from ..plots import plot_prune_at_init
     from ..tables import prune_at_init_table
 

@@ -34,7 +34,7 @@ def register(commands) -> None:
 
 
 def run(args) -> int:
-    from ..experiments.stability import run_stability
+    from ..experiments.stability_run import run_stability
     from ..plots import plot_stability
     from ..tables import stability_table
 

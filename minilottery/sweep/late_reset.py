@@ -11,7 +11,7 @@ value (``LotteryRun.choose_rewind``), kept in its meta as "rewind_search".
 from __future__ import annotations
 
 from ..config import LotteryConfig
-from ..experiments.stability import auto_rewind_iteration
+from ..experiments.stability_run import auto_rewind_iteration
 from ..lottery import LotteryRun
 from ..runner import RunContext
 
