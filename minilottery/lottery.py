@@ -36,6 +36,7 @@ from .progress import round_line
 from .prune import (
     compound_rates,
     density,
+    global_rates,
     layer_density,
     magnitude_prune,
     ones_masks,
@@ -144,7 +145,7 @@ class LotteryRun(ResumableRun):
         rates = compound_rates(self.rates, round_index)
         fraction = 1.0 - (1.0 - self.fraction) ** round_index
         if self.config.scope == "global":
-            rates = {name: fraction if rate > 0 else 0.0 for name, rate in rates.items()}
+            rates = global_rates(rates, fraction)
         return magnitude_prune(self.model, fraction, self.config.scope, None, rates)
 
     # -- the rounds --------------------------------------------------------------------

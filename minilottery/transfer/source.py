@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass, replace
 
 from ..checks import check_choice
 from ..config import OPTIMIZER_NAMES, REQUIRED, LotteryConfig, option, option_like
+from ..presets import Schedule
 from ..stored_run import StoredRun
 
 # Standard settings when the target trains with another optimizer than the source
@@ -83,15 +84,13 @@ def target_config(source: StoredRun, config: TransferConfig) -> LotteryConfig:
     if config.lr is not None:
         changes["lr"] = config.lr
     if config.iterations is not None and config.iterations != c.iterations:
-        # The same schedule at another length: every iteration count scales alike
+        # The same schedule at another length (presets.Schedule); the source's rewind point
+        # is an iteration or None (a finished run has chosen any "auto" k)
         stretch = config.iterations / c.iterations
+        schedule = Schedule(c.iterations, c.milestones, c.warmup, c.rewind_iteration)
+        scaled = schedule.scaled(stretch, config.iterations)
         changes.update(
-            iterations=config.iterations,
-            eval_every=max(1, min(config.iterations, round(c.eval_every * stretch))),
-            warmup=round(c.warmup * stretch),
-            milestones=tuple(max(1, round(m * stretch)) for m in c.milestones),
-            # None (reset init) and "auto" (searched again on the target) stay as they are
-            rewind_iteration=(c.rewind_iteration if c.rewind_iteration in (None, "auto")
-                              else round(c.rewind_iteration * stretch)),
-        )
+            iterations=scaled.iterations, milestones=scaled.milestones, warmup=scaled.warmup,
+            rewind_iteration=scaled.rewind_iteration,
+            eval_every=max(1, min(config.iterations, round(c.eval_every * stretch))))
     return replace(c, **changes)
