@@ -167,10 +167,13 @@ class LotteryRun(ResumableRun):
         return (f"nothing left to train: {rounds} rounds (0 to {rounds - 1}) already in "
                 f"{self.directory.path}")
 
-    def begin(self, todo: list[int]) -> None:
+    def run(self) -> dict:
         if self.auto:
             raise ValueError("rewind_iteration: got 'auto', expected an iteration chosen "
-                             "before the run (sweep.late_reset.late_reset_run searches it)")
+                             "before the run (sweep.late_reset.run_lottery searches it)")
+        return super().run()
+
+    def begin(self, todo: list[int]) -> None:
         rounds = self.results["rounds"]
         if not rounds:
             self.directory.save_checkpoint("init", weights=self.model.state_dict())

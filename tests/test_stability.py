@@ -182,3 +182,16 @@ def test_lottery_rewind_auto_records_the_search(tmp_path):
     assert main(args + ["--rounds", "2"]) == 0
     again = json.loads((out / "results.json").read_text())
     assert again["meta"]["rewind_search"] == search and len(again["rounds"]) == 3
+
+
+def test_the_engine_leaves_auto_to_orchestration(tmp_path):
+    """The lottery engine imports nothing above it: "auto" is searched in orchestration
+    (sweep/late_reset.py), which hands the run the chosen k; the engine alone refuses it."""
+    from minilottery.sweep import late_reset
+
+    config = LotteryConfig(dataset="digits", width=0.1, iterations=30, eval_every=10, rounds=1,
+                           reset="rewind", rewind_iteration="auto", controls=())
+    with pytest.raises(ValueError, match="rewind_iteration: got 'auto'"):
+        run_lottery(config, tmp_path / "engine", progress=False)
+    results = late_reset.run_lottery(config, tmp_path / "run", progress=False, log=None)
+    assert results["config"]["rewind_iteration"] == results["meta"]["rewind_search"]["chosen"]

@@ -72,18 +72,16 @@ def execute_run(name: str, config: dict, run_dir: str, backend=None, threads=Non
     """
     from threadpoolctl import threadpool_limits
 
-    from ..runner import RunContext
-    from .late_reset import late_reset_run
+    from .late_reset import run_lottery  # any rewind_iteration, "auto" included
 
     started = time.perf_counter()
     try:
         limits = threadpool_limits(limits=threads) if threads else contextlib.nullcontext()
         with limits:
-            context = RunContext(None, backend, progress,
-                                 (lambda line: print(f"{name}: {line}", flush=True))
-                                 if log else None)
-            results = late_reset_run(LotteryConfig.from_dict(config), run_dir,
-                                     context=context).run()
+            results = run_lottery(LotteryConfig.from_dict(config), run_dir, backend=backend,
+                                  progress=progress,
+                                  log=(lambda line: print(f"{name}: {line}", flush=True))
+                                  if log else None)
         return {"name": name, "status": "done", "seconds": time.perf_counter() - started,
                 "results": results}
     except Exception as error:  # recorded in sweep.json; the other runs go on

@@ -30,3 +30,11 @@ def late_reset_run(config: LotteryConfig, out_dir, *, context: RunContext | None
         run.choose_rewind(search)
     return run
 
+
+
+def run_lottery(config: LotteryConfig, out_dir, *, dataset=None, backend=None,
+                progress: bool = True, on_round=None, log=print) -> dict:
+    """``minilottery.lottery.run_lottery`` for every ``rewind_iteration``, "auto" included
+    (searched here first)."""
+    context = RunContext(dataset, backend, progress, log)
+    return late_reset_run(config, out_dir, context=context, on_round=on_round).run()
