@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 
 import numpy as np
 
@@ -125,9 +126,10 @@ def trajectory_states(config: LotteryConfig, dataset, ks: Sequence[int], *, init
     last = max(ks)
     if last == 0:
         return {0: init_state}
-    result = train_masked(model, dataset, config, None, init_state, seed=round_seed(config, 0),
-                          iterations=last, eval_every=last, snapshot_at=ks,
-                          progress=progress, description=f"dense to k={last}")
+    # Round 0's recipe, stopped at the last k (the schedule does not depend on the length)
+    to_last = replace(config, iterations=last, eval_every=last)
+    result = train_masked(model, dataset, to_last, None, init_state, seed=round_seed(config, 0),
+                          snapshot_at=ks, progress=progress, description=f"dense to k={last}")
     return result.snapshots
 
 
@@ -147,9 +149,9 @@ def instability(config: LotteryConfig, dataset, start_state, k: int, masks=None,
     ends, accuracies = [], []
     for copy, stream in enumerate((Stream.STABILITY_COPY_A, Stream.STABILITY_COPY_B)):
         # The schedule continues where θ_k was taken, for the T - k iterations left
-        result = train_masked(model, dataset, c, masks, start_state,
-                              seed=derived_seed(c.seed, k, stream), start_iteration=k,
-                              eval_every=c.iterations, progress=progress,
+        result = train_masked(model, dataset, replace(c, eval_every=c.iterations), masks,
+                              start_state, seed=derived_seed(c.seed, k, stream),
+                              start_iteration=k, progress=progress,
                               description=f"k={k} copy {'AB'[copy]}")
         ends.append(model.state_dict())
         accuracies.append(result.final_test_accuracy)
