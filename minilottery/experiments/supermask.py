@@ -101,6 +101,14 @@ class SupermaskRun(ResumableRun):
     def fresh(self) -> dict:
         return {**self.identity(), "rounds": []}
 
+    def open(self) -> dict:
+        if self.directory.has_results():
+            stored = self.directory.load_results()
+            if "config" not in stored:  # written before supermasks kept their identity there
+                stored["config"] = {key: stored.get(key) for key in self.identity()}
+                self.directory.save_results(stored)
+        return super().open()
+
     def steps(self) -> list[dict]:
         return self.source.rounds
 
