@@ -53,18 +53,10 @@ class CupyBackend(Backend):
     def __init__(self):
         self.xp = _import_cupy()
 
-    def asarray(self, array, dtype=None):
-        return self.xp.asarray(array, dtype=dtype)
-
     def to_numpy(self, array) -> np.ndarray:
         if isinstance(array, self.xp.ndarray):
             return self.xp.asnumpy(array)
         return np.asarray(array)
-
-    def scatter_add(self, target, indices, values) -> None:
-        import cupyx  # ships with cupy
-
-        cupyx.scatter_add(target, indices, values)
 
     def channel_sum(self, a, b=None):
         # CuPy's two-operand einsum turns this into a batched matrix product over

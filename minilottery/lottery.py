@@ -32,18 +32,21 @@ import numpy as np
 from .config import LotteryConfig
 from .data import Dataset
 from .models import build_like
-from .progress import RunProgress, round_line
+from .progress import round_line
 from .prune import (
     compound_rates,
     density,
+    global_rates,
     layer_density,
     magnitude_prune,
     ones_masks,
     random_masks_like,
 )
-from .recipe import build_model, prepare, round_seed, run_metadata, train_masked
-from .runs import ConfigMismatchError, RunDirectory
+from .recipe import build_model, prepare, round_seed, run_metadata
+from .runner import ResumableRun, RunContext
+from .runs import ConfigMismatchError
 from .seeds import Stream, derived_seed
+from .stored_run import round_name
 from .train import TrainResult
 
 
@@ -60,58 +63,60 @@ def round_record(round_index: int, masks, result: TrainResult, **extra) -> dict:
     }
 
 
-class LotteryRun:
-    """One IMP run in one directory; ``run()`` trains every round not yet finished."""
+class LotteryRun(ResumableRun):
+    """One IMP run in one directory; ``run()`` trains every round not yet finished.
 
-    def __init__(self, config: LotteryConfig, out_dir, *, dataset: Dataset | None = None,
-                 backend=None, progress: bool = True, on_round=None, log=print):
-        self.directory = RunDirectory(out_dir)
-        self.config, self.dataset = prepare(config, dataset)
-        self.progress = progress
-        self.log = log
-        self.on_round = on_round or (lambda results: None)
+    A step is a round: the ticket's training, then its controls'. A config whose
+    ``rewind_iteration`` is "auto" opens the directory but cannot run until
+    ``choose_rewind`` hands it the searched k (sweep/late_reset.py decides it).
+    """
+
+    def __init__(self, config: LotteryConfig, out_dir, *, context: RunContext | None = None,
+                 on_round=None):
+        super().__init__(out_dir, context, on_round)
+        self.config, self.dataset = prepare(config, self.context.dataset)
         c = self.config
-        self.model = build_model(c, self.dataset, backend=backend)
+        self.model = build_model(c, self.dataset, backend=self.context.backend)
         self.rates, self.fraction = c.layer_rate_map(self.model)
-        fresh = {
-            "config": c.to_dict(),
-            "meta": run_metadata(c, self.dataset, self.model, layer_rates=self.rates,
-                                 weight_shapes={name: list(mask.shape) for name, mask
-                                                in ones_masks(self.model).items()}),
-            "rounds": [],
-            "controls": {name: [] for name in c.controls},
-        }
+        self.masks = ones_masks(self.model)
         # The number of rounds may grow on resume (continue a run for more rounds); with
         # --rewind-iteration auto the stored k is the one the search chose
-        auto = c.rewind_iteration == "auto"
-        ignore = ("rounds", "rewind_iteration") if auto else ("rounds",)
-        self.results = self.directory.open(c.to_dict(), fresh, ignore=ignore)
+        self.ignore = ("rounds", "rewind_iteration") if self.auto else ("rounds",)
+        self.open()
         self.results["config"] = c.to_dict()
         # The figures name layers by their shapes (fc1 784x300); older runs gain them here
-        self.results["meta"].setdefault("weight_shapes", fresh["meta"]["weight_shapes"])
-        if auto:
-            self._choose_rewind(backend, progress)
+        self.results["meta"].setdefault("weight_shapes", self._weight_shapes())
 
-    def _choose_rewind(self, backend, progress: bool) -> None:
-        """--rewind-iteration auto: the earliest stable iteration of the dense net
-        (experiments/stability.py), searched once in <out>/stability (resumable), kept in meta.
+    @property
+    def auto(self) -> bool:
+        return self.config.rewind_iteration == "auto"
 
-        The one import of this module that points up a layer, made only when a run asks
-        for it: the search is an experiment (two trainings per candidate k) that this run
-        delegates to; stability imports nothing of the lottery, so there is no cycle.
-        """
-        from .experiments.stability import auto_rewind_iteration
+    def _weight_shapes(self) -> dict:
+        return {name: list(mask.shape) for name, mask in ones_masks(self.model).items()}
 
+    def identity(self) -> dict:
+        return self.config.to_dict()
+
+    def fresh(self) -> dict:
+        c = self.config
+        return {"meta": run_metadata(c, self.dataset, self.model, layer_rates=self.rates,
+                                     weight_shapes=self._weight_shapes()),
+                "rounds": [], "controls": {name: [] for name in c.controls}}
+
+    # -- "auto": the rewind point chosen above the engine ---------------------------------
+
+    @property
+    def rewind_search(self) -> dict | None:
+        """The stored search of ``--rewind-iteration auto`` (None: not searched yet)."""
         search = self.results["meta"].get("rewind_search")
-        if search is None:
-            if self.results["rounds"]:
-                raise ConfigMismatchError(f"run directory {self.directory.path} was made with a "
-                                          "fixed rewind_iteration, not auto")
-            self.directory.save_results(self.results)  # before the search writes here
-            search = auto_rewind_iteration(self.config, self.directory.path / "stability",
-                                           dataset=self.dataset, backend=backend,
-                                           progress=progress)[1]
-            self.results["meta"]["rewind_search"] = search
+        if search is None and self.results["rounds"]:
+            raise ConfigMismatchError(f"run directory {self.directory.path} was made with a "
+                                      "fixed rewind_iteration, not auto")
+        return search
+
+    def choose_rewind(self, search: dict) -> None:
+        """Use the k of ``search`` (a summary with "chosen", kept in meta) for "auto"."""
+        self.results["meta"]["rewind_search"] = search
         self.config = replace(self.config, rewind_iteration=search["chosen"])
         self.results["config"] = self.config.to_dict()
         self.directory.save_results(self.results)
@@ -124,19 +129,12 @@ class LotteryRun:
             return build_like(self.model, seed).state_dict()
         return self.directory.load_checkpoint(kind)["weights"]
 
-    def start_iteration(self, round_index: int) -> int:
-        """Where a round's training starts: k for the pruned rounds of a late-reset run
-        (they continue the dense training from the weights of iteration k), else 0."""
-        c = self.config
-        return c.rewind_iteration if round_index > 0 and c.reset == "rewind" else 0
-
     def _train(self, masks, start_state, round_index: int, label: str) -> TrainResult:
         c = self.config
         snapshot = [c.rewind_iteration] if round_index == 0 and c.reset == "rewind" else []
-        return train_masked(self.model, self.dataset, c, masks, start_state,
-                            seed=round_seed(c, round_index),
-                            start_iteration=self.start_iteration(round_index),
-                            snapshot_at=snapshot, progress=self.progress, description=label)
+        return self.fit(self.model, c, masks, start_state, seed=round_seed(c, round_index),
+                        start_iteration=c.start_iteration(round_index), snapshot_at=snapshot,
+                        description=label)
 
     def _prune(self, round_index: int, masks):
         """The masks of ``round_index`` from the trained weights now in the model."""
@@ -147,87 +145,73 @@ class LotteryRun:
         rates = compound_rates(self.rates, round_index)
         fraction = 1.0 - (1.0 - self.fraction) ** round_index
         if self.config.scope == "global":
-            rates = {name: fraction if rate > 0 else 0.0 for name, rate in rates.items()}
+            rates = global_rates(rates, fraction)
         return magnitude_prune(self.model, fraction, self.config.scope, None, rates)
 
     # -- the rounds --------------------------------------------------------------------
 
-    def planned_trainings(self) -> list[int]:
-        """The iterations of every training of the run, in order: each round's ticket,
-        then its controls (the same iterations as the ticket)."""
-        c = self.config
-        out = []
-        for round_index in range(c.rounds + 1):
-            count = 1 + (len(c.controls) if round_index else 0)
-            out += [c.iterations - self.start_iteration(round_index)] * count
-        return out
+    def steps(self) -> list[int]:
+        return list(range(self.config.rounds + 1))
 
-    def trainings_done(self) -> int:
-        """How many of ``planned_trainings`` the stored rounds already hold."""
-        done = len(self.results["rounds"])
-        return done + len(self.config.controls) * max(0, done - 1)
+    def is_done(self, round_index: int) -> bool:
+        return round_index < len(self.results["rounds"])
+
+    def trainings(self, round_index: int) -> list[int]:
+        """Each round's ticket, then its controls (the same iterations as the ticket)."""
+        c = self.config
+        count = 1 + (len(c.controls) if round_index else 0)
+        return [c.iterations - c.start_iteration(round_index)] * count
+
+    def nothing_left(self) -> str:
+        rounds = len(self.results["rounds"])
+        return (f"nothing left to train: {rounds} rounds (0 to {rounds - 1}) already in "
+                f"{self.directory.path}")
 
     def run(self) -> dict:
-        c = self.config
-        rounds = self.results["rounds"]
-        if len(rounds) > c.rounds:
-            if self.log is not None:
-                self.log(f"nothing left to train: {len(rounds)} rounds "
-                         f"(0 to {len(rounds) - 1}) already in {self.directory.path}")
-            return self.results
-        with RunProgress(self.planned_trainings(), done=self.trainings_done(),
-                         bars=self.progress, log=self.log) as progress:
-            if rounds and self.log is not None:
-                progress.write(f"resuming {self.directory.path} after round "
-                               f"{len(rounds) - 1}")
-            return self._run_rounds(progress)
+        if self.auto:
+            raise ValueError("rewind_iteration: got 'auto', expected an iteration chosen "
+                             "before the run (sweep.late_reset.run_lottery searches it)")
+        return super().run()
 
-    def _run_rounds(self, progress: RunProgress) -> dict:
-        c = self.config
+    def begin(self, todo: list[int]) -> None:
         rounds = self.results["rounds"]
         if not rounds:
-            # results.json first: it marks the directory as this run's, so a run stopped
-            # during round 0 resumes instead of being refused as a foreign directory
-            self.directory.save_results(self.results)
             self.directory.save_checkpoint("init", weights=self.model.state_dict())
-        masks = ones_masks(self.model)
-        if rounds:
+        else:
+            if self.context.log is not None:
+                self.progress.write(f"resuming {self.directory.path} after round "
+                                    f"{len(rounds) - 1}")
             # Resume: the last finished round's trained weights are what the next prunes
-            last = self.directory.load_checkpoint(f"round_{len(rounds) - 1:02d}")
-            masks = last["masks"]
-        for round_index in range(len(rounds), c.rounds + 1):
-            started = time.perf_counter()
-            if round_index > 0:
-                source = "round_00" if c.strategy == "oneshot" else f"round_{round_index - 1:02d}"
-                self.model.load_state_dict(self.directory.load_checkpoint(source)["weights"])
-                masks = self._prune(round_index, masks)
-            # Round 0 is the dense network trained from iteration 0
-            reset = c.reset if round_index else "init"
-            start_state = self._start_state(reset, round_index)
-            result = self._train(masks, start_state, round_index,
-                                 f"round {round_index} ({100 * density(masks):.1f}%)")
-            if round_index == 0 and c.reset == "rewind":
-                self.directory.save_checkpoint(
-                    "rewind", weights=result.snapshots[c.rewind_iteration])
-            # Start weights live in init.npz / rewind.npz; a reinit round keeps its own
-            extra = {"start": start_state} if reset == "reinit" else {}
-            self.directory.save_checkpoint(f"round_{round_index:02d}", masks=masks,
-                                           weights=self.model.state_dict(), **extra)
-            record = round_record(round_index, masks, result, reset=reset)
-            progress.finished()
-            controls = (self._controls(round_index, masks, start_state, progress)
-                        if round_index else {})
-            rounds.append(record)
-            for name, control in controls.items():
-                self.results["controls"][name].append(control)
-            self.results["meta"]["seconds_last_round"] = time.perf_counter() - started
-            self.directory.save_results(self.results)
-            progress.write(round_line(record, controls))
-            self.on_round(self.results)
-        return self.results
+            self.masks = self.directory.load_checkpoint(round_name(len(rounds) - 1))["masks"]
 
-    def _controls(self, round_index: int, masks, start_state,
-                  progress: RunProgress) -> dict[str, dict]:
+    def run_step(self, round_index: int) -> str:
+        c = self.config
+        started = time.perf_counter()
+        if round_index > 0:
+            source = round_name(0 if c.strategy == "oneshot" else round_index - 1)
+            self.model.load_state_dict(self.directory.load_checkpoint(source)["weights"])
+            self.masks = self._prune(round_index, self.masks)
+        masks = self.masks
+        # Round 0 is the dense network trained from iteration 0
+        reset = c.reset if round_index else "init"
+        start_state = self._start_state(reset, round_index)
+        result = self._train(masks, start_state, round_index,
+                             f"round {round_index} ({100 * density(masks):.1f}%)")
+        if round_index == 0 and c.reset == "rewind":
+            self.directory.save_checkpoint("rewind", weights=result.snapshots[c.rewind_iteration])
+        # Start weights live in init.npz / rewind.npz; a reinit round keeps its own
+        extra = {"start": start_state} if reset == "reinit" else {}
+        self.directory.save_checkpoint(round_name(round_index), masks=masks,
+                                       weights=self.model.state_dict(), **extra)
+        record = round_record(round_index, masks, result, reset=reset)
+        controls = self._controls(round_index, masks, start_state) if round_index else {}
+        self.results["rounds"].append(record)
+        for name, control in controls.items():
+            self.results["controls"][name].append(control)
+        self.results["meta"]["seconds_last_round"] = time.perf_counter() - started
+        return round_line(record, controls)
+
+    def _controls(self, round_index: int, masks, start_state) -> dict[str, dict]:
         c = self.config
         out = {}
         for name in c.controls:
@@ -239,8 +223,10 @@ class LotteryRun:
             result = self._train(control_masks, state, round_index,
                                  f"  {name} ({100 * density(control_masks):.1f}%)")
             out[name] = round_record(round_index, control_masks, result, control=name)
-            progress.finished()
         return out
+
+    def finish(self) -> dict:
+        return self.results
 
 
 def run_lottery(config: LotteryConfig, out_dir, *, dataset: Dataset | None = None,
@@ -253,6 +239,6 @@ def run_lottery(config: LotteryConfig, out_dir, *, dataset: Dataset | None = Non
     round goes (None: nowhere). It writes no figure: ``minilottery.plots.plot_run_dir``
     draws them.
     """
-    return LotteryRun(config, out_dir, dataset=dataset, backend=backend, progress=progress,
-                      on_round=on_round, log=log).run()
+    context = RunContext(dataset, backend, progress, log)
+    return LotteryRun(config, out_dir, context=context, on_round=on_round).run()
 

@@ -4,7 +4,9 @@ The values are the papers' (see docs/papers.md). Iteration counts are the
 papers' numbers of *epochs*: a preset scales its iterations, learning-rate
 milestones, warmup and rewind point by ``train_size / paper_train_size``, so
 the bundled 3,500-image MNIST sample gets as many passes over its data as
-the paper's 55,000 images did.
+the paper's 55,000 images did. ``Schedule.scaled`` is the one rule that
+stretches a schedule (to a dataset, to an explicit --iterations, to a
+transfer's target length).
 """
 
 from __future__ import annotations
@@ -13,6 +15,26 @@ from dataclasses import asdict, dataclass, replace
 
 MNIST_TRAIN = 55_000
 CIFAR_TRAIN = 45_000
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """The iteration counts of a training: its length, learning-rate drops, warmup, and the
+    rewind point of a late reset (None: none)."""
+
+    iterations: int
+    milestones: tuple[int, ...] = ()
+    warmup: int = 0
+    rewind_iteration: int | None = 0
+
+    def scaled(self, factor: float, iterations: int | None = None) -> Schedule:
+        """The same schedule at ``factor`` times the length (``iterations`` if given): every
+        count scales alike, rounded; training and a drop never come to iteration 0."""
+        length = iterations if iterations is not None else max(1, round(self.iterations * factor))
+        rewind = self.rewind_iteration
+        return Schedule(length, tuple(max(1, round(m * factor)) for m in self.milestones),
+                        round(self.warmup * factor),
+                        None if rewind is None else round(rewind * factor))
 
 
 @dataclass(frozen=True)
@@ -43,19 +65,13 @@ class Preset:
         """How many iterations here make one paper iteration: the ratio of epoch lengths."""
         return train_size / self.paper_train_size
 
-    def scaled(self, train_size: int) -> ScaledPreset:
-        """The preset with its iteration counts scaled to a training set of ``train_size``."""
+    def scaled(self, train_size: int) -> Schedule:
+        """The preset's schedule scaled to a training set of ``train_size``."""
         if train_size < 1:
             raise ValueError(f"train_size: got {train_size}, expected >= 1")
-        s = self.scale(train_size)
-        iterations = max(1, round(self.iterations * s))
-        return ScaledPreset(
-            preset=self,
-            iterations=iterations,
-            milestones=tuple(max(1, round(m * s)) for m in self.milestones),
-            warmup=round(self.warmup * s),
-            rewind_iteration=round(self.rewind_iteration * s),
-        )
+        schedule = Schedule(self.iterations, self.milestones, self.warmup,
+                            self.rewind_iteration)
+        return schedule.scaled(self.scale(train_size))
 
     def eval_every_for(self, iterations: int) -> int:
         """Evaluations every ``eval_every`` iterations, but at least 20 in a training."""
@@ -63,17 +79,6 @@ class Preset:
 
     def to_dict(self) -> dict:
         return asdict(self)
-
-
-@dataclass(frozen=True)
-class ScaledPreset:
-    """A preset's iteration counts for one dataset."""
-
-    preset: Preset
-    iterations: int
-    milestones: tuple[int, ...]
-    warmup: int
-    rewind_iteration: int
 
 
 PRESETS: dict[str, Preset] = {

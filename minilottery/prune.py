@@ -101,15 +101,30 @@ def layer_rates_for(model: Module, conv_rate: float, fc_rate: float,
     return rates
 
 
-def _resolve_rates(model, fraction, scope, layer_rates) -> dict[str, float]:
-    shapes = prunable_shapes(model)
+def check_layer_rates(model: Module, layer_rates) -> dict[str, float]:
+    """``layer_rates`` (name -> fraction), checked: prunable weights of ``model`` only,
+    each a fraction in [0, 1)."""
+    names = list(prunable_shapes(model))
     layer_rates = dict(layer_rates or {})
-    unknown = sorted(set(layer_rates) - set(shapes))
+    unknown = sorted(set(layer_rates) - set(names))
     if unknown:
         raise KeyError(f"layer_rates: {unknown} are not prunable weights of this model; "
-                       f"prunable weights are {', '.join(shapes)}")
+                       f"prunable weights are {', '.join(names)}")
     for name, rate in layer_rates.items():
         check_fraction(f"layer_rates[{name!r}]", rate)
+    return layer_rates
+
+
+def global_rates(rates: Mapping[str, float], fraction: float) -> dict[str, float]:
+    """Global pruning's rate map: every layer with a rate takes part at ``fraction``; a
+    layer at 0 stays out."""
+    return {name: fraction if rate > 0 else 0.0 for name, rate in rates.items()}
+
+
+def _resolve_rates(model, fraction, scope, layer_rates) -> dict[str, float]:
+    shapes = prunable_shapes(model)
+    layer_rates = check_layer_rates(model, layer_rates)
+    for name, rate in layer_rates.items():
         if scope == "global" and rate not in (0.0, fraction):
             raise ValueError(
                 f"layer_rates[{name!r}]: got {rate} with scope='global', expected 0 (leave "

@@ -63,11 +63,10 @@ def make_optimizer(model: Module, config: LotteryConfig,
 
 
 def train_masked(model: Module, dataset: Dataset, config: LotteryConfig, masks, start_state,
-                 *, seed: int, start_iteration: int = 0, iterations: int | None = None,
-                 eval_every: int | None = None, snapshot_at=(), progress: bool = True,
+                 *, seed: int, start_iteration: int = 0, snapshot_at=(), progress: bool = True,
                  description: str = "train") -> TrainResult:
     """Load ``start_state`` into ``model``, keep ``masks`` in force, and train it with
-    ``config``'s recipe from ``start_iteration`` to ``iterations`` (default: the config's).
+    ``config``'s recipe (its iterations and evaluations) from ``start_iteration``.
 
     ``masks`` None trains the dense network. ``seed`` fixes the batch order
     and dropout masks (derive it from a named stream, seeds.py).
@@ -76,9 +75,8 @@ def train_masked(model: Module, dataset: Dataset, config: LotteryConfig, masks, 
     if masks is not None:
         apply_masks(model, masks)
     return train(model, dataset, make_optimizer(model, config, start_iteration),
-                 iterations=config.iterations if iterations is None else iterations,
-                 batch_size=config.batch_size,
-                 eval_every=config.eval_every if eval_every is None else eval_every,
+                 iterations=config.iterations, batch_size=config.batch_size,
+                 eval_every=config.eval_every,
                  start_iteration=start_iteration, seed=seed, snapshot_at=snapshot_at,
                  progress=progress, description=description)
 

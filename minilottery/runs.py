@@ -32,9 +32,32 @@ class ConfigMismatchError(ValueError):
     """A run directory holds a run of another configuration."""
 
 
+class WriteError(OSError):
+    """A file of a run could not be written (a full disk, a file-size limit, a permission
+    taken away): nothing partial was left, so the same command resumes."""
+
+    def __init__(self, path: str | Path, error: OSError):
+        super().__init__(error.errno, error.strerror or str(error), str(path))
+        self.path = Path(path)
+
+    def __str__(self) -> str:
+        return (f"could not write {self.path}: {self.strerror} (nothing partial was left; "
+                "run the same command again to resume)")
+
+
 def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
-    """Write ``data`` to ``path`` through a temporary file and a rename."""
+    """Write ``data`` to ``path`` through a temporary file and a rename; WriteError (an
+    OSError naming the file and the reason) when the system refuses."""
     path = Path(path)
+    try:
+        return _write_through_temporary(path, data)
+    except WriteError:
+        raise
+    except OSError as error:
+        raise WriteError(path, error) from error
+
+
+def _write_through_temporary(path: Path, data: bytes) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:

@@ -1,14 +1,16 @@
-"""LotteryConfig's fields as typed options: the one schema of the flags and the sweep file.
+"""A configuration's fields as typed options: the one schema of the flags and the sweep file.
 
 OpenLTH's Hparams generate their command-line flags from their own fields;
-we do the same. Each field of ``LotteryConfig`` becomes an ``Option``: its
-value type (int, float or str), whether it may be None, whether it is a
-sequence (a tuple field) or a mapping (``layer_rates``), and the choices and
-help its metadata gives (config.py). The command line (cli/arguments.py)
-makes one flag per option and parses text with ``Option.parse``; the sweep
-file (sweep/spec.py) checks its TOML / JSON values with ``Option.check``.
-A new field of LotteryConfig is a new flag and a new sweep field, with no
-other line to write.
+we do the same. Each field of a configuration dataclass (``LotteryConfig``,
+transfer's ``TransferConfig``, the options of the instability analysis and
+of pruning at initialisation) becomes an ``Option``: its value type (int,
+float or str), whether it may be None, whether it is a sequence (a tuple
+field) or a mapping (``layer_rates``), whether it must be given, and the
+choices and help its metadata gives (``config.option``). The command line
+(cli/arguments.py) makes one flag per option and parses text with
+``Option.parse``; the sweep file (sweep/spec.py) checks its TOML / JSON
+values with ``Option.check``. A new field is a new flag (and, for
+LotteryConfig, a new sweep field), with no other line to write.
 """
 
 from __future__ import annotations
@@ -35,6 +37,9 @@ class Option:
     help: str
     group: str
     default: object
+    required: bool = False  # no default: the flag must be given
+    pair: bool = False  # a fixed-length tuple of ints (resize): "32x32" is read too
+    metavar: str | None = None
 
     @property
     def type_name(self) -> str:
@@ -82,7 +87,7 @@ class Option:
             if self.sequence or self.mapping:
                 return {} if self.mapping else []
         if self.sequence:
-            separator = "x" if (int in self.kinds and "x" in text.lower()) else None
+            separator = "x" if (self.pair and "x" in text.lower()) else None
             parts = (text.lower().split("x") if separator else
                      text.replace("+", ",").split(","))
             value = [self._scalar(p.strip(), where) for p in parts if p.strip()]
@@ -107,17 +112,21 @@ class Option:
                 except ValueError:
                     pass
         if str in self.kinds:
-            return text.replace("-", "_") if self.choices else text
+            # Dashes read as underscores (random-prune), unless the choice has a dash itself
+            if self.choices and text not in self.choices:
+                return text.replace("-", "_")
+            return text
         raise ValueError(f"{where}: field {self.name!r} got {text!r}, expected "
                          f"{self.type_name}")
 
 
-def _option(f, hint) -> Option:
+def _option(owner: type, f, hint) -> Option:
     args = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
     optional = type(None) in args
     args = [a for a in args if a is not type(None)]
     origin = typing.get_origin(args[0]) if len(args) == 1 else None
     sequence, mapping = origin is tuple, origin is dict
+    pair = sequence and Ellipsis not in typing.get_args(args[0])
     if sequence:
         kinds = tuple(a for a in typing.get_args(args[0]) if a is not Ellipsis)
     elif mapping:
@@ -125,17 +134,19 @@ def _option(f, hint) -> Option:
     else:
         kinds = tuple(args)
     if not set(kinds) <= set(SCALARS):
-        raise TypeError(f"LotteryConfig.{f.name}: type {hint} is not in the schema's "
+        raise TypeError(f"{owner.__name__}.{f.name}: type {hint} is not in the schema's "
                         "vocabulary (int, float, str, their tuples, dict[str, float], None)")
     default = f.default_factory() if f.default_factory is not MISSING else f.default
     return Option(f.name, tuple(dict.fromkeys(kinds)), optional, sequence, mapping,
                   f.metadata.get("choices"), f.metadata.get("help", ""),
-                  f.metadata.get("group", ""), default)
+                  f.metadata.get("group", ""), None if default is MISSING else default,
+                  required=default is MISSING, pair=pair, metavar=f.metadata.get("metavar"))
 
 
-def _options() -> dict[str, Option]:
-    hints = typing.get_type_hints(LotteryConfig)
-    return {f.name: _option(f, hints[f.name]) for f in fields(LotteryConfig)}
+def options_of(cls: type) -> dict[str, Option]:
+    """The options of the configuration dataclass ``cls``, one per field, in order."""
+    hints = typing.get_type_hints(cls)
+    return {f.name: _option(cls, f, hints[f.name]) for f in fields(cls)}
 
 
-OPTIONS: dict[str, Option] = _options()
+OPTIONS: dict[str, Option] = options_of(LotteryConfig)

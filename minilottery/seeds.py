@@ -32,9 +32,16 @@ class Stream(IntEnum):
     TRANSFER_RANDOM_MASK = 30  # transfer: the random ticket's mask
     TRANSFER_OUTPUT_MASK = 31  # transfer: a random mask of the replaced output layer
     TRANSFER_FRESH = 32  # transfer: the random ticket's fresh weights
+    SUPERMASK_RANDOM = 40  # supermasks: the random masks of a round (one per draw)
 
 
-def derived_seed(seed: int, round_index: int, stream: Stream) -> int:
-    """An independent seed for (run seed, round, stream), stable across resumes."""
+def derived_seed(seed: int, round_index: int, stream: Stream, *draw: int) -> int:
+    """An independent seed for (run seed, round, stream[, draw]), stable across resumes.
+
+    ``round_index`` is where in the run the draw happens: a round, or the iteration k
+    of the instability analysis (its copies are drawn per k, not per round);
+    ``draw`` numbers several draws of one stream at one place (a mean over masks).
+    """
     stream = Stream(stream)
-    return int(np.random.SeedSequence([seed, round_index, int(stream)]).generate_state(1)[0])
+    return int(np.random.SeedSequence([seed, round_index, int(stream), *draw])
+               .generate_state(1)[0])

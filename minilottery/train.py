@@ -49,6 +49,17 @@ class TrainResult:
     seconds: float
     snapshots: dict[int, dict[str, np.ndarray]] = field(default_factory=dict, repr=False)
 
+    @classmethod
+    def of(cls, history: list[dict], iterations: int, seconds: float,
+           snapshots: dict) -> TrainResult:
+        """The result of a training whose evaluations are ``history``."""
+        best = early_stop(history)
+        return cls(history, final_test_accuracy=history[-1]["test_accuracy"],
+                   final_val_accuracy=history[-1]["val_accuracy"],
+                   early_stop_iteration=best["iteration"],
+                   early_stop_test_accuracy=best["test_accuracy"], iterations=iterations,
+                   seconds=seconds, snapshots=snapshots)
+
     def summary(self) -> dict:
         """The scalar results, without the history and snapshots."""
         return {
@@ -105,6 +116,60 @@ def early_stop(history: Sequence[Mapping]) -> Mapping:
     return min(history, key=lambda h: (h["val_loss"], h["iteration"]))
 
 
+class _Evaluations:
+    """A training's history: each evaluation (validation and test loss and accuracy) with
+    the mean training loss of the interval before it. The interval's losses stay on the
+    device until then: one host round trip per evaluation."""
+
+    def __init__(self, model: nn.Module, dataset: Dataset, eval_every: int, start: int,
+                 batch_size: int):
+        backend = model.backend
+        self.model, self.batch_size = model, batch_size
+        self.loss_fn = nn.CrossEntropyLoss(backend=backend)
+        self.val = backend.asarray(dataset.x_val), backend.asarray(dataset.y_val)
+        self.test = backend.asarray(dataset.x_test), backend.asarray(dataset.y_test)
+        self.losses = model.xp.zeros(eval_every, dtype=np.float32)
+        self.interval_start = start
+        self.history: list[dict] = []
+
+    def loss(self, iteration: int, value) -> None:
+        """The training loss of ``iteration`` (a device scalar), kept until the evaluation."""
+        self.losses[iteration - self.interval_start - 1] = value
+
+    def record(self, iteration: int) -> None:
+        steps = iteration - self.interval_start
+        train_loss = None
+        if steps:
+            host = self.model.backend.to_numpy(self.losses[:steps])
+            bad = np.flatnonzero(~np.isfinite(host))
+            if bad.size:
+                raise NonFiniteLossError(self.interval_start + int(bad[0]) + 1,
+                                         float(host[bad[0]]))
+            train_loss = float(host.mean())
+        val_loss, val_accuracy = evaluate(self.model, *self.val, self.batch_size, self.loss_fn)
+        test_loss, test_accuracy = evaluate(self.model, *self.test, self.batch_size,
+                                            self.loss_fn)
+        self.history.append({"iteration": iteration, "train_loss": train_loss,
+                             "val_loss": val_loss, "val_accuracy": val_accuracy,
+                             "test_loss": test_loss, "test_accuracy": test_accuracy})
+        self.interval_start = iteration
+
+
+def _checked_schedule(iterations, eval_every, start_iteration, snapshot_at):
+    """(iterations, eval_every, start_iteration, sorted snapshot iterations), checked."""
+    iterations = check_int("iterations", iterations, 1)
+    eval_every = check_int("eval_every", eval_every, 1)
+    start_iteration = check_int("start_iteration", start_iteration, 0)
+    if start_iteration >= iterations:
+        raise ValueError(f"start_iteration: got {start_iteration}, expected an iteration "
+                         f"before the last, {iterations}")
+    snapshot_at = sorted({int(k) for k in snapshot_at})
+    if snapshot_at and not start_iteration <= snapshot_at[0] <= snapshot_at[-1] <= iterations:
+        raise ValueError(f"snapshot_at: got {snapshot_at}, expected iterations in "
+                         f"[{start_iteration}, {iterations}]")
+    return iterations, eval_every, start_iteration, snapshot_at
+
+
 def train(
     model: nn.Module,
     dataset: Dataset,
@@ -130,80 +195,36 @@ def train(
     ``snapshot_at`` (``start_iteration`` = before the first step) are kept as
     host state dicts in ``result.snapshots``.
     """
-    iterations = check_int("iterations", iterations, 1)
-    eval_every = check_int("eval_every", eval_every, 1)
-    start_iteration = check_int("start_iteration", start_iteration, 0)
-    if start_iteration >= iterations:
-        raise ValueError(f"start_iteration: got {start_iteration}, expected an iteration "
-                         f"before the last, {iterations}")
-    snapshot_at = sorted({int(k) for k in snapshot_at})
-    if snapshot_at and not start_iteration <= snapshot_at[0] <= snapshot_at[-1] <= iterations:
-        raise ValueError(f"snapshot_at: got {snapshot_at}, expected iterations in "
-                         f"[{start_iteration}, {iterations}]")
-    backend, xp = model.backend, model.xp
-    loss_fn = nn.CrossEntropyLoss(backend=backend)
+    iterations, eval_every, start_iteration, snapshot_at = _checked_schedule(
+        iterations, eval_every, start_iteration, snapshot_at)
     data_seed, dropout_seed = np.random.SeedSequence(seed).generate_state(2)
     batches = iter(BatchIterator(dataset.x_train, dataset.y_train, batch_size,
-                                 seed=int(data_seed), backend=backend))
+                                 seed=int(data_seed), backend=model.backend))
     for index, module in enumerate(m for m in model.modules() if isinstance(m, nn.Dropout)):
         module.reseed(int(dropout_seed) + index)
-    x_val, y_val = backend.asarray(dataset.x_val), backend.asarray(dataset.y_val)
-    x_test, y_test = backend.asarray(dataset.x_test), backend.asarray(dataset.y_test)
-
+    evaluations = _Evaluations(model, dataset, eval_every, start_iteration, eval_batch_size)
+    loss_fn, history = evaluations.loss_fn, evaluations.history
     snapshots = ({start_iteration: model.state_dict()}
                  if snapshot_at and snapshot_at[0] == start_iteration else {})
     pending = [k for k in snapshot_at if k > start_iteration]
-    history: list[dict] = []
-    # The losses of the current evaluation interval, kept on the device
-    losses = xp.zeros(eval_every, dtype=np.float32)
-    interval_start = start_iteration
-
-    def record(iteration: int) -> None:
-        nonlocal interval_start
-        steps = iteration - interval_start
-        train_loss = None
-        if steps:
-            host = backend.to_numpy(losses[:steps])
-            bad = np.flatnonzero(~np.isfinite(host))
-            if bad.size:
-                raise NonFiniteLossError(interval_start + int(bad[0]) + 1, float(host[bad[0]]))
-            train_loss = float(host.mean())
-        val_loss, val_accuracy = evaluate(model, x_val, y_val, eval_batch_size, loss_fn)
-        test_loss, test_accuracy = evaluate(model, x_test, y_test, eval_batch_size, loss_fn)
-        history.append({"iteration": iteration, "train_loss": train_loss,
-                        "val_loss": val_loss, "val_accuracy": val_accuracy,
-                        "test_loss": test_loss, "test_accuracy": test_accuracy})
-        interval_start = iteration
 
     model.train()
     start = time.perf_counter()
     checkpoints = set(evaluation_iterations(iterations, eval_every, start_iteration))
     with threads.limit(), tqdm(total=iterations, desc=description, disable=not progress,
                                leave=False, mininterval=0.5) as bar:
-        record(start_iteration)
+        evaluations.record(start_iteration)
         bar.update(start_iteration)  # a continued training shows where it is in the whole
         for iteration in range(start_iteration + 1, iterations + 1):
             xb, yb = next(batches)
-            logits = model.forward(xb)
-            losses[iteration - interval_start - 1] = loss_fn.compute(logits, yb)
+            evaluations.loss(iteration, loss_fn.compute(model.forward(xb), yb))
             model.backward(loss_fn.backward(), need_input_grad=False)
             optimizer.step()
             if pending and iteration == pending[0]:
                 snapshots[pending.pop(0)] = model.state_dict()
             if iteration in checkpoints:
-                record(iteration)
+                evaluations.record(iteration)
                 bar.set_postfix(val_acc=f"{history[-1]['val_accuracy']:.3f}", refresh=False)
             bar.update(1)
-    seconds = time.perf_counter() - start
-
-    best = early_stop(history)
-    return TrainResult(
-        history=history,
-        final_test_accuracy=history[-1]["test_accuracy"],
-        final_val_accuracy=history[-1]["val_accuracy"],
-        early_stop_iteration=best["iteration"],
-        early_stop_test_accuracy=best["test_accuracy"],
-        iterations=iterations - start_iteration,
-        seconds=seconds,
-        snapshots=snapshots,
-    )
+    return TrainResult.of(history, iterations - start_iteration,
+                          time.perf_counter() - start, snapshots)

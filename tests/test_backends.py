@@ -12,8 +12,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
-from hypothesis import strategies as st
 
 from minilottery.backends import (
     BACKEND_NAMES,
@@ -26,8 +24,6 @@ from minilottery.backends import (
 )
 from minilottery.backends import registry as backend_registry
 
-shared_fixture = settings(deadline=None,
-                          suppress_health_check=[HealthCheck.function_scoped_fixture])
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -181,43 +177,6 @@ def test_only_cupy_backend_names_cupy_in_an_import():
 # The operations that differ ---------------------------------------------------------
 
 
-@shared_fixture
-@given(size=st.integers(1, 12), data=st.data())
-def test_scatter_add_sums_repeated_indices(backend, size, data):
-    indices = np.array(data.draw(st.lists(st.integers(0, size - 1), max_size=30)),
-                       dtype=np.int64)
-    values = np.array(data.draw(st.lists(st.integers(-5, 5), min_size=len(indices),
-                                         max_size=len(indices))), dtype=np.float32)
-    start = np.array(data.draw(st.lists(st.integers(-3, 3), min_size=size, max_size=size)),
-                     dtype=np.float32)
-    expected = start.copy()
-    for index, value in zip(indices, values, strict=True):
-        expected[index] += value
-    target = backend.asarray(start.copy())
-    result = backend.scatter_add(target, backend.asarray(indices), backend.asarray(values))
-    assert result is None  # in place
-    np.testing.assert_array_equal(backend.to_numpy(target), expected)
-
-
-@shared_fixture
-@given(lead=st.lists(st.integers(1, 3), max_size=2), h=st.integers(1, 7), w=st.integers(1, 7),
-       kh=st.integers(1, 4), kw=st.integers(1, 4), sh=st.integers(1, 3), sw=st.integers(1, 3),
-       seed=st.integers(0, 2**16))
-def test_sliding_windows_match_naive_loops(backend, lead, h, w, kh, kw, sh, sw, seed):
-    assume(kh <= h and kw <= w)
-    x = np.random.default_rng(seed).standard_normal((*lead, h, w)).astype(np.float32)
-    out_h, out_w = (h - kh) // sh + 1, (w - kw) // sw + 1
-    expected = np.empty((*lead, out_h, out_w, kh, kw), dtype=np.float32)
-    for r in range(out_h):
-        for s in range(out_w):
-            expected[..., r, s, :, :] = x[..., r * sh:r * sh + kh, s * sw:s * sw + kw]
-    x_device = backend.asarray(x)
-    windows = backend.sliding_windows(x_device, (kh, kw), (sh, sw))
-    np.testing.assert_array_equal(backend.to_numpy(windows), expected)
-    if backend.name == "numpy":
-        assert np.shares_memory(windows, x_device)  # a view, not a copy
-
-
 @pytest.mark.parametrize("shape", [(5, 3), (4, 3, 2, 5)])
 def test_channel_sum_sums_every_axis_but_the_channel(backend, shape):
     rng = np.random.default_rng(0)
@@ -233,7 +192,7 @@ def test_channel_sum_sums_every_axis_but_the_channel(backend, shape):
 def test_asarray_to_numpy_round_trip(backend, dtype):
     host = (np.arange(24).reshape(2, 3, 4) % 5).astype(dtype)
     device = backend.asarray(host)
-    assert backend.is_array(device)
+    assert isinstance(device, backend.xp.ndarray)
     back = backend.to_numpy(device)
     assert isinstance(back, np.ndarray)
     assert back.dtype == dtype and back.shape == host.shape
@@ -241,9 +200,3 @@ def test_asarray_to_numpy_round_trip(backend, dtype):
     converted = backend.asarray(host, dtype=np.float32)
     assert converted.dtype == np.float32
     assert backend.to_numpy(backend.asarray([1.5, 2.5])).tolist() == [1.5, 2.5]
-
-
-def test_rng_is_seeded(backend):
-    first = backend.to_numpy(backend.rng(5).random(10))
-    np.testing.assert_array_equal(backend.to_numpy(backend.rng(5).random(10)), first)
-    assert not np.array_equal(backend.to_numpy(backend.rng(6).random(10)), first)

@@ -16,6 +16,8 @@ import sys
 import pytest
 from cli_runner import run_cli
 
+from minilottery.cli import build_parser
+
 TINY = ["--model", "lenet300", "--dataset", "digits", "--width", "0.1", "--iterations", "60",
         "--no-progress"]
 
@@ -194,3 +196,23 @@ def test_flags_are_the_fields_of_lottery_config(capsys):
     assert expected <= flags
     assert flags - expected <= {"--help", "--out", "--backend", "--no-progress", "--threads",
                                 "--control", "--layer-rate", "--seeds", "--jobs", "--band"}
+
+
+def test_dataset_names_with_a_dash_are_read_as_they_are():
+    """--dataset fashion-mnist was read as 'fashion_mnist' (a choice's dashes became
+    underscores) and refused; a dash that is not in any choice still reads as one."""
+    for name in ("fashion-mnist", "cifar100-coarse"):
+        assert build_parser().parse_args(["lottery", "--dataset", name]).dataset == name
+        args = build_parser().parse_args(["transfer", "--source", "s", "--dataset", name,
+                                          "--out", "o"])
+        assert args.dataset == name
+    args = build_parser().parse_args(["lottery", "--control", "random-prune"])
+    assert args.controls == ["random_prune"]
+
+
+def test_a_list_of_iterations_is_not_read_as_a_size():
+    """'x' splits a pair such as --resize 32x32, never a list: --rounds x was an empty list."""
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["prune-at-init", "--source", "s", "--rounds", "x",
+                                   "--out", "o"])
+    assert build_parser().parse_args(["lottery", "--resize", "16x12"]).resize == [16, 12]

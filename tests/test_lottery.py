@@ -353,8 +353,8 @@ def test_a_given_dataset_is_used_instead_of_loading_the_configs(tmp_path):
     """dataset=: every runner trains on the Dataset it is handed (here digits, while the
     config names MNIST files that do not exist) and records its name."""
     from minilottery.data import load_dataset
-    from minilottery.experiments.pruning_at_init import run_prune_at_init
-    from minilottery.experiments.stability import run_stability
+    from minilottery.experiments.prune_at_init_run import run_prune_at_init
+    from minilottery.experiments.stability_run import StabilityOptions, run_stability
     from minilottery.experiments.supermask import run_supermask
     from minilottery.transfer import TransferConfig, run_transfer
 
@@ -363,8 +363,9 @@ def test_a_given_dataset_is_used_instead_of_loading_the_configs(tmp_path):
     results = lottery.run_lottery(config, tmp_path / "run", dataset=digits, progress=False)
     assert results["meta"]["dataset"]["name"] == "digits"
     assert results["config"]["dataset"] == "digits"
-    stability = run_stability(config, [0], tmp_path / "stab", dataset=digits, points=3,
-                              progress=False, log=lambda line: None)
+    stability = run_stability(config, tmp_path / "stab",
+                              StabilityOptions(rewind_iterations=(0,), points=3),
+                              dataset=digits, progress=False, log=lambda line: None)
     assert stability["meta"]["dataset"] == "digits"
     at_init = run_prune_at_init(tmp_path / "run", ["random"], tmp_path / "pai", dataset=digits,
                                 progress=False, log=lambda line: None)

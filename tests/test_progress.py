@@ -15,6 +15,7 @@ from cli_runner import run_cli
 from minilottery.config import LotteryConfig
 from minilottery.lottery import LotteryRun, run_lottery
 from minilottery.progress import RunProgress, clock, round_line
+from minilottery.runner import RunContext
 
 TINY = ["--model", "lenet300", "--dataset", "digits", "--width", "0.1", "--iterations", "40",
         "--eval-every", "20"]
@@ -109,7 +110,7 @@ def test_run_lottery_from_python_logs_where_asked(tmp_path, capsys):
     lines = []
     run_lottery(config, tmp_path / "run", progress=False, log=lines.append)
     assert [ln.split(":")[0] for ln in lines] == ["round 0", "round 1"]
-    run = LotteryRun(config, tmp_path / "run", progress=False, log=None)
+    run = LotteryRun(config, tmp_path / "run", context=RunContext(progress=False, log=None))
     assert run.planned_trainings() == [20, 20] and run.trainings_done() == 2
     run.run()
     assert capsys.readouterr() == ("", "")

@@ -12,12 +12,12 @@ from hypothesis import strategies as st
 from minilottery import nn
 from minilottery.cli import main
 from minilottery.config import LotteryConfig
+from minilottery.experiments.prune_at_init_run import run_prune_at_init
 from minilottery.experiments.pruning_at_init import (
     grasp_masks,
     grasp_scores,
     method_masks,
     random_masks,
-    run_prune_at_init,
     snip_masks,
     snip_scores,
     synflow_masks,

@@ -280,3 +280,36 @@ def test_a_run_killed_before_its_first_results_can_still_be_opened(tmp_path):
     path.mkdir()
     (path / ".results.json.abc123.tmp").write_bytes(b"{")
     assert RunDirectory(path).open({"seed": 0}, {"rounds": []}) == {"rounds": []}
+
+
+def test_a_failed_write_ends_in_one_line_and_the_same_command_resumes(tmp_path):
+    """A file-size limit (as a full disk would) stops the run at a checkpoint: one line naming
+    the file, the system's reason and how to resume; no partial file; the same command
+    then finishes with the results of a run that never failed."""
+    import resource
+
+    limit = 230_000  # init.npz (about 200 kB) fits, round_00.npz (weights and masks) does not
+
+    def limited():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    def command(out):
+        return [sys.executable, "-m", "minilottery", "lottery", "--dataset", "digits",
+                "--iterations", "40", "--eval-every", "20", "--rounds", "2", "--seed", "5",
+                "--control", "reinit", "--no-progress", "--out", str(out)]
+
+    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MPLBACKEND="Agg")
+    cut, ref = tmp_path / "cut", tmp_path / "ref"
+    failed = subprocess.run(command(cut), env=env, preexec_fn=limited, capture_output=True,
+                            text=True, timeout=300)
+    lines = failed.stderr.strip().splitlines()
+    assert failed.returncode == 1, failed.stderr
+    assert len(lines) == 1, failed.stderr
+    assert lines[0].startswith(f"minilottery lottery: error: could not write {cut}")
+    assert os.strerror(27) in lines[0]  # EFBIG, "File too large"
+    assert lines[0].endswith("run the same command again to resume)")
+    assert not list(cut.rglob("*.tmp"))
+    for out in (cut, ref):
+        subprocess.run(command(out), env=env, check=True, capture_output=True, timeout=300)
+    assert len(read_results(cut)["rounds"]) == 3
+    assert_same_run(cut, ref)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 
 import numpy as np
@@ -12,17 +11,16 @@ from hypothesis import strategies as st
 
 from minilottery import nn
 from minilottery.backends import get_backend
-from minilottery.cli import main
-from minilottery.cli.arguments import comma_list
+from minilottery.cli import build_parser, main
 from minilottery.config import LotteryConfig
 from minilottery.experiments.stability import (
     alpha_grid,
     error_barrier,
     interpolate_states,
     line_errors,
-    run_stability,
     stable_point,
 )
+from minilottery.experiments.stability_run import StabilityOptions, run_stability
 from minilottery.lottery import run_lottery
 from minilottery.train import evaluate
 
@@ -107,11 +105,13 @@ def test_stable_point_is_the_smallest_k_below_threshold():
     assert stable_point(records, 0.0) is None
 
 
-def test_rewind_iterations_take_commas():
-    parse = comma_list("--rewind-iterations", int)
-    assert parse("0,50, 100") == [0, 50, 100]
-    with pytest.raises(argparse.ArgumentTypeError, match="'0,a'"):
-        parse("0,a")
+def test_rewind_iterations_take_commas(capsys):
+    parser = build_parser()
+    args = parser.parse_args(["stability", "--out", "x", "--rewind-iterations", "0,50, 100"])
+    assert args.rewind_iterations == [0, 50, 100]
+    with pytest.raises(SystemExit):
+        parser.parse_args(["stability", "--out", "x", "--rewind-iterations", "0,a"])
+    assert "'0,a'" in capsys.readouterr().err
 
 
 def test_stability_command_runs_and_resumes(tmp_path, capsys):
@@ -138,7 +138,8 @@ def test_stability_command_runs_and_resumes(tmp_path, capsys):
 def test_stability_rejects_k_past_training(tmp_path):
     config = LotteryConfig(dataset="digits", width=0.1, iterations=30)
     with pytest.raises(ValueError, match="rewind iterations"):
-        run_stability(config, [0, 30], tmp_path / "s", progress=False)
+        run_stability(config, tmp_path / "s", StabilityOptions(rewind_iterations=(0, 30)),
+                      progress=False)
 
 
 @pytest.fixture(scope="module")
@@ -181,3 +182,16 @@ def test_lottery_rewind_auto_records_the_search(tmp_path):
     assert main(args + ["--rounds", "2"]) == 0
     again = json.loads((out / "results.json").read_text())
     assert again["meta"]["rewind_search"] == search and len(again["rounds"]) == 3
+
+
+def test_the_engine_leaves_auto_to_orchestration(tmp_path):
+    """The lottery engine imports nothing above it: "auto" is searched in orchestration
+    (sweep/late_reset.py), which hands the run the chosen k; the engine alone refuses it."""
+    from minilottery.sweep import late_reset
+
+    config = LotteryConfig(dataset="digits", width=0.1, iterations=30, eval_every=10, rounds=1,
+                           reset="rewind", rewind_iteration="auto", controls=())
+    with pytest.raises(ValueError, match="rewind_iteration: got 'auto'"):
+        run_lottery(config, tmp_path / "engine", progress=False)
+    results = late_reset.run_lottery(config, tmp_path / "run", progress=False, log=None)
+    assert results["config"]["rewind_iteration"] == results["meta"]["rewind_search"]["chosen"]

@@ -11,9 +11,9 @@ from hypothesis import strategies as st
 
 from minilottery.cli import main
 from minilottery.config import LotteryConfig
-from minilottery.experiments.supermask import same_sign_masks, signed_constant
+from minilottery.experiments.supermask import run_supermask, same_sign_masks, signed_constant
 from minilottery.lottery import run_lottery
-from minilottery.runs import RunDirectory
+from minilottery.runs import ConfigMismatchError, RunDirectory
 
 
 def test_signed_constant_keeps_signs_and_uses_the_layer_std():
@@ -72,3 +72,19 @@ def test_supermask_command_evaluates_every_round_without_training(tmp_path, caps
     # The source run is only read
     assert {p.name: p.stat().st_mtime_ns for p in (source / "checkpoints").iterdir()} == before
     assert RunDirectory(source).load_results()["rounds"] == imp
+
+
+def test_a_supermask_directory_of_the_older_format_is_read(tmp_path):
+    """results.json without "config" (its identity at the top level, as supermasks wrote
+    it before they went through RunDirectory): the same command finds nothing left."""
+    source = tmp_path / "source"
+    run_lottery(LotteryConfig(dataset="digits", width=0.1, iterations=20, rounds=1, rate=0.5,
+                              controls=()), source, progress=False)
+    out = tmp_path / "sm"
+    results = run_supermask(source, out, random_seeds=2, log=None)
+    old = {k: v for k, v in results.items() if k != "config"}
+    (out / "results.json").write_text(json.dumps(old))
+    again = run_supermask(source, out, random_seeds=2, log=None)
+    assert again["rounds"] == old["rounds"]
+    with pytest.raises(ConfigMismatchError, match="random_seeds"):
+        run_supermask(source, out, random_seeds=3, log=None)

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from minilottery import runner
 from minilottery.cli import main
 from minilottery.config import LotteryConfig
 from minilottery.lottery import run_lottery
@@ -17,6 +18,7 @@ from minilottery.models import get_model
 from minilottery.nn import prunable_layers
 from minilottery.plots import plot_transfer
 from minilottery.prune import apply_masks, output_layer, random_masks_like
+from minilottery.runner import RunContext
 from minilottery.runs import ConfigMismatchError, RunDirectory
 from minilottery.tables import transfer_table
 from minilottery.transfer import (
@@ -28,7 +30,8 @@ from minilottery.transfer import (
     transferred_masks,
     transferred_state,
 )
-from minilottery.transfer import run as transfer_module
+
+QUIET = RunContext(progress=False)
 
 TINY = dict(data_seed=0, batch_size=32, iterations=12, eval_every=6, rounds=2,
             controls=(), seed=3)
@@ -72,7 +75,7 @@ def _prunable(model) -> dict:
 
 def test_transferred_weights_are_the_source_reset_weights_under_the_mask(vgg_source):
     run = TransferRun(TransferConfig(str(vgg_source), "synthetic", max_train=200),
-                      vgg_source.parent / "t1", progress=False)
+                      vgg_source.parent / "t1", context=QUIET)
     source = RunDirectory(vgg_source)
     reset = source.load_checkpoint("rewind")["weights"]
     masks = source.load_checkpoint("round_02")["masks"]
@@ -106,7 +109,7 @@ def test_output_layer_takes_the_target_class_count(lenet_source, num_classes, ou
     source = load_source(lenet_source)
     masks = source.masks(2)
     model = get_model("lenet300", (1, 8, 8), num_classes, 0.1, seed=seed)
-    state = transferred_state(model, source.weights)
+    state = transferred_state(model, source.reset_weights)
     assert state["5.weight"].shape == (num_classes, 10)
     assert state["5.bias"].shape == (num_classes,)
     model.load_state_dict(state)  # the shapes fit the target model
@@ -185,14 +188,17 @@ def test_resume_skips_finished_densities(lenet_transfer, tmp_path, monkeypatch):
     stored["controls"]["random_ticket"].pop()
     (copy / "results.json").write_text(json.dumps(stored))
     calls = []
-    original = transfer_module.train_masked
-    monkeypatch.setattr(transfer_module, "train_masked",
-                        lambda *a, **k: calls.append(k["description"]) or original(*a, **k))
+    original = runner.train_masked
 
-    def no_imp(*args, **kwargs):
-        raise AssertionError("the target IMP run was finished and must not train again")
+    def tickets_only(*args, **kwargs):
+        # Every training goes through the runner: the target's IMP rounds are labelled
+        # "round r" or by their control, the transfer's own "transferred" / "random ticket"
+        if not kwargs["description"].lstrip().startswith(("transferred", "random ticket")):
+            raise AssertionError("the target IMP run was finished and must not train again")
+        calls.append(kwargs["description"])
+        return original(*args, **kwargs)
 
-    monkeypatch.setattr("minilottery.lottery.train_masked", no_imp)
+    monkeypatch.setattr(runner, "train_masked", tickets_only)
     resumed = run_transfer(config, copy, progress=False)
     assert len(calls) == 2  # the missing density's transferred and random tickets only
     assert [r["round"] for r in resumed["rounds"]] == [1, 2]
@@ -208,7 +214,7 @@ def test_resume_refuses_another_configuration(lenet_transfer):
     out, config, _ = lenet_transfer
     with pytest.raises(ConfigMismatchError, match="optimizer"):
         TransferRun(TransferConfig(**{**config.to_dict(), "optimizer": "adam", "lr": None}),
-                    out, progress=False)
+                    out, context=QUIET)
 
 
 def test_optimizer_switch_takes_that_optimizers_settings(vgg_source, lenet_source):

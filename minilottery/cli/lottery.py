@@ -56,8 +56,9 @@ def run(args) -> int:
     config = config_from_args(args)
     if args.seeds > 1:
         return run_seeds(args, config)
-    from ..lottery import LotteryRun
     from ..plots import plot_run
+    from ..runner import RunContext
+    from ..sweep.late_reset import late_reset_run
     from ..tables import rounds_table
 
     out = Path(args.out) if args.out else default_run_dir(config)
@@ -66,8 +67,8 @@ def run(args) -> int:
         plot_run(results, out)
 
     # Built first: every argument is checked before the directory is named or made
-    lottery = LotteryRun(config, out, backend=args.backend, progress=not args.no_progress,
-                         on_round=redraw)
+    context = RunContext(backend=args.backend, progress=not args.no_progress)
+    lottery = late_reset_run(config, out, context=context, on_round=redraw)
     print(f"run directory: {out}")
     results = lottery.run()
     print(rounds_table(results))

@@ -36,20 +36,12 @@ Gradients come from our own backward passes.
 from __future__ import annotations
 
 import copy
-import time
-from pathlib import Path
 
 import numpy as np
 
-from ..config import LotteryConfig
-from ..data import BatchIterator, Dataset
-from ..lottery import round_record
+from ..data import BatchIterator
 from ..nn import CrossEntropyLoss, Module, prunable_layers
-from ..progress import RunProgress
-from ..prune import density, ones_masks, prune_by_scores
-from ..recipe import build_model, prepare, round_seed, train_masked
-from ..runs import RunDirectory
-from ..seeds import Stream, derived_seed
+from ..prune import ones_masks, prune_by_scores
 
 METHODS = ("snip", "synflow", "grasp", "random")
 SYNFLOW_ITERATIONS = 100
@@ -233,79 +225,3 @@ def method_masks(method: str, model: Module, density_: float, dataset, *, seed: 
     if method == "random":
         return random_masks(model, density_, seed)
     raise ValueError(f"method: got {method!r}, expected one of {', '.join(METHODS)}")
-
-
-# -- the experiment: each method at the densities of an IMP run ----------------------------
-
-def run_prune_at_init(source_dir, methods, out_dir, *, rounds=None,
-                      dataset: Dataset | None = None, backend=None, progress: bool = True,
-                      log=print) -> dict:
-    """Train each method's mask from the source run's init at each of its pruned densities
-    (or those of ``rounds`` only).
-
-    The training recipe, initial weights and each round's data order are the
-    source run's, so a method's round r differs from the IMP ticket of round
-    r only by its mask. Resumable: one record per (method, round).
-    """
-    source_dir = Path(source_dir)
-    unknown = [m for m in methods if m not in METHODS]
-    if not methods or unknown:
-        raise ValueError(f"methods: got {list(methods)!r}, expected some of {', '.join(METHODS)}")
-    source = RunDirectory(source_dir).load_results()
-    config, dataset = prepare(LotteryConfig.from_dict(source["config"]), dataset)
-    init = RunDirectory(source_dir).load_checkpoint("init")["weights"]
-    targets = [(r["round"], r["density"]) for r in source["rounds"]
-               if r["round"] > 0 and (rounds is None or r["round"] in rounds)]
-    if not targets:
-        raise ValueError(f"--source: {source_dir} has no pruned round "
-                         f"{'yet' if rounds is None else f'among {sorted(rounds)}'}, "
-                         "nothing to match")
-    directory = RunDirectory(out_dir)
-    identity = {"source": str(source_dir.resolve()), "training": config.to_dict()}
-    results = directory.open(identity, {"config": identity, "methods": {}})
-    results["source"] = {"rounds": [_brief(r) for r in source["rounds"]],
-                         "controls": {name: [_brief(r) for r in rs]
-                                      for name, rs in source.get("controls", {}).items()}}
-    finished = sum(1 for method in methods for r in results["methods"].get(method, [])
-                   if r["round"] in dict(targets))
-    with RunProgress([config.iterations] * (len(methods) * len(targets)), done=finished,
-                     bars=progress, log=log) as overall:
-        _train_methods(results, directory, methods, targets, config, dataset, init, backend,
-                       progress, overall)
-    directory.save_results(results)
-    return results
-
-
-def _train_methods(results, directory, methods, targets, config, dataset, init, backend,
-                   progress, overall: RunProgress) -> None:
-    """Each (method, round) not yet in ``results``, saved as it finishes."""
-    for method in methods:
-        records = results["methods"].setdefault(method, [])
-        done = {r["round"] for r in records}
-        for round_index, target in targets:
-            if round_index in done:
-                continue
-            model = build_model(config, dataset, backend=backend)
-            model.load_state_dict(init)
-            started = time.perf_counter()
-            stream = (Stream.PRUNE_AT_INIT_RANDOM if method == "random"
-                      else Stream.PRUNE_AT_INIT_BATCH)
-            masks = method_masks(method, model, target, dataset,
-                                 seed=derived_seed(config.seed, round_index, stream))
-            scoring = time.perf_counter() - started
-            # The IMP round's recipe and data order: only the mask differs
-            result = train_masked(model, dataset, config, masks, init,
-                                  seed=round_seed(config, round_index), progress=progress,
-                                  description=f"{method} ({100 * density(masks):.1f}%)")
-            records.append(round_record(round_index, masks, result, method=method,
-                                        target_density=target, scoring_seconds=scoring))
-            directory.save_results(results)
-            overall.finished()
-            overall.write(f"{method} round {round_index}: density {100 * density(masks):.2f}%, "
-                          f"early-stop test accuracy "
-                          f"{100 * result.early_stop_test_accuracy:.2f}%")
-
-
-def _brief(record: dict) -> dict:
-    """A source round without its history."""
-    return {k: v for k, v in record.items() if k != "history"}

@@ -35,16 +35,12 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 
 from ..config import LotteryConfig
-from ..data import Dataset
-from ..progress import RunProgress
-from ..prune import density, random_masks_like
-from ..recipe import build_model, prepare, round_seed, train_masked
-from ..runs import RunDirectory
+from ..prune import density
+from ..recipe import build_model, round_seed, train_masked
 from ..seeds import Stream, derived_seed
 from ..train import evaluate
 
@@ -130,9 +126,10 @@ def trajectory_states(config: LotteryConfig, dataset, ks: Sequence[int], *, init
     last = max(ks)
     if last == 0:
         return {0: init_state}
-    result = train_masked(model, dataset, config, None, init_state, seed=round_seed(config, 0),
-                          iterations=last, eval_every=last, snapshot_at=ks,
-                          progress=progress, description=f"dense to k={last}")
+    # Round 0's recipe, stopped at the last k (the schedule does not depend on the length)
+    to_last = replace(config, iterations=last, eval_every=last)
+    result = train_masked(model, dataset, to_last, None, init_state, seed=round_seed(config, 0),
+                          snapshot_at=ks, progress=progress, description=f"dense to k={last}")
     return result.snapshots
 
 
@@ -152,9 +149,9 @@ def instability(config: LotteryConfig, dataset, start_state, k: int, masks=None,
     ends, accuracies = [], []
     for copy, stream in enumerate((Stream.STABILITY_COPY_A, Stream.STABILITY_COPY_B)):
         # The schedule continues where θ_k was taken, for the T - k iterations left
-        result = train_masked(model, dataset, c, masks, start_state,
-                              seed=derived_seed(c.seed, k, stream), start_iteration=k,
-                              eval_every=c.iterations, progress=progress,
+        result = train_masked(model, dataset, replace(c, eval_every=c.iterations), masks,
+                              start_state, seed=derived_seed(c.seed, k, stream),
+                              start_iteration=k, progress=progress,
                               description=f"k={k} copy {'AB'[copy]}")
         ends.append(model.state_dict())
         accuracies.append(result.final_test_accuracy)
@@ -177,123 +174,8 @@ def stable_point(records: Sequence[Mapping], threshold: float = DEFAULT_THRESHOL
     return stable[0] if stable else None
 
 
-# -- an analysis as a resumable run directory ----------------------------------------------
-
-def _ticket(run_dir, round_index: int):
-    """(config, masks, init state, seed of the random-prune mask) of a lottery run's round."""
-    directory = RunDirectory(run_dir)
-    results = directory.load_results()
-    rounds = [r["round"] for r in results["rounds"]]
-    if round_index not in rounds:
-        raise ValueError(f"round: got {round_index}, expected one of the finished rounds "
-                         f"{rounds} of {run_dir}")
-    config = LotteryConfig.from_dict(results["config"])
-    if config.rewind_iteration == "auto":
-        config = replace(config, rewind_iteration=None, reset="init")
-    masks = directory.load_checkpoint(f"round_{round_index:02d}")["masks"]
-    init = directory.load_checkpoint("init")["weights"]
-    return config, masks, init, derived_seed(config.seed, round_index, Stream.RANDOM_MASK)
-
-
-def run_stability(config: LotteryConfig, ks: Sequence[int], out_dir, *, ticket=None,
-                  points: int = DEFAULT_POINTS, threshold: float = DEFAULT_THRESHOLD,
-                  stop_when_stable: bool = False, dataset: Dataset | None = None,
-                  backend=None, progress: bool = True, log=print) -> dict:
-    """The instability analysis at each k in ``ks``, one record per (variant, k), resumable.
-
-    Without ``ticket``: the dense network of ``config``. With ``ticket`` =
-    (run_dir, round): that round's mask ("ticket") and a random mask of the same
-    per-layer counts ("random_prune", the lottery's own control mask), on the
-    run's dense weights at iteration k; the run's config replaces ``config``.
-    ``stop_when_stable``: stop at the first stable k (the search of
-    ``--rewind-iteration auto``). ``dataset``: train on this Dataset instead
-    of loading the config's.
-    """
-    init_state, variants = None, {"dense": None}
-    ticket_info = None
-    if ticket is not None:
-        config, masks, init_state, random_seed = _ticket(*ticket)
-        variants = {"ticket": masks, "random_prune": random_masks_like(masks, random_seed)}
-        ticket_info = {"run": str(Path(ticket[0]).resolve()), "round": int(ticket[1])}
-    elif config is None:
-        raise ValueError("config: got None, expected a LotteryConfig (or a ticket to take "
-                         "the configuration from)")
-    config, dataset = prepare(config, dataset)
-    ks = sorted({int(k) for k in ks})
-    if not ks or ks[0] < 0 or ks[-1] >= config.iterations:
-        raise ValueError(f"rewind iterations: got {ks}, expected iterations in "
-                         f"[0, {config.iterations}) (the length of training)")
-    directory = RunDirectory(out_dir)
-    identity = {"training": config.to_dict(), "ticket": ticket_info, "points": int(points)}
-    fresh = {"config": identity, "meta": {"dataset": dataset.name}, "records": []}
-    results = directory.open(identity, fresh)
-    results["meta"].update(threshold=threshold, rewind_iterations=ks)
-    done = {(r["variant"], r["k"]) for r in results["records"]}
-    if stop_when_stable:
-        stable = [k for k in ks if _stable_at(results["records"], k, len(variants), threshold)]
-        ks = [k for k in ks if not stable or k <= stable[0]]
-    todo = [k for k in ks if any((v, k) not in done for v in variants)]
-    states = trajectory_states(config, dataset, todo, init_state=init_state, backend=backend,
-                               progress=progress) if todo else {}
-    # The overall line counts the pairs of copies, each 2 x (T - k) iterations
-    pairs = [(v, k) for k in ks for v in variants]
-    overall = RunProgress([2 * (config.iterations - k) for _, k in pairs],
-                          done=sum(pair in done for pair in pairs), bars=progress,
-                          log=log, desc="pairs of copies")
-    with overall:
-        for k in ks:
-            for variant, masks in variants.items():
-                if (variant, k) in done:
-                    continue
-                record = {"variant": variant,
-                          **instability(config, dataset, states[k], k, masks, points=points,
-                                        backend=backend, progress=progress)}
-                results["records"].append(record)
-                results["stable_k"] = _stable_by_variant(results["records"], threshold)
-                directory.save_results(results)
-                overall.finished()
-                overall.write(f"{variant} k={k}: barrier {100 * record['barrier']:.2f}% "
-                              f"(end errors {100 * record['test_errors'][0]:.2f}% / "
-                              f"{100 * record['test_errors'][-1]:.2f}%)")
-            if stop_when_stable and _stable_at(results["records"], k, len(variants),
-                                               threshold):
-                break
-    results["stable_k"] = _stable_by_variant(results["records"], threshold)
-    directory.save_results(results)
-    return results
-
-
-def _stable_at(records, k: int, variants: int, threshold: float) -> bool:
-    """Every variant analysed at k, and all below the threshold."""
-    at_k = [r for r in records if r["k"] == k]
-    return len(at_k) == variants and all(r["barrier"] < threshold for r in at_k)
-
-
-def _stable_by_variant(records, threshold) -> dict:
+def stable_by_variant(records, threshold) -> dict:
+    """The smallest stable k of each variant (None: none stable)."""
     variants = dict.fromkeys(r["variant"] for r in records)
     return {v: stable_point([r for r in records if r["variant"] == v], threshold)
             for v in variants}
-
-
-def auto_rewind_iteration(config: LotteryConfig, out_dir, *, dataset: Dataset | None = None,
-                          backend=None, progress: bool = False,
-                          threshold: float = DEFAULT_THRESHOLD):
-    """The rewind point for ``--rewind-iteration auto``: the earliest stable k of the dense net.
-
-    Candidates are AUTO_FRACTIONS of training; the search stops at the first
-    stable one (none stable: the k of smallest barrier). Returns (k, summary)
-    where summary holds the barriers, for the lottery run's meta.
-    """
-    ks = sorted({round(f * config.iterations) for f in AUTO_FRACTIONS} - {config.iterations})
-    results = run_stability(config, ks, out_dir, threshold=threshold, stop_when_stable=True,
-                            dataset=dataset, backend=backend, progress=progress,
-                            log=lambda line: None)
-    records = results["records"]
-    chosen = stable_point(records, threshold)
-    reason = f"earliest k with barrier < {threshold}"
-    if chosen is None:
-        chosen = min(records, key=lambda r: (r["barrier"], r["k"]))["k"]
-        reason = f"no k had barrier < {threshold}: the k of smallest barrier"
-    return int(chosen), {"chosen": int(chosen), "reason": reason, "threshold": threshold,
-                         "barriers": {str(r["k"]): r["barrier"] for r in records},
-                         "directory": str(out_dir)}

@@ -23,16 +23,14 @@ The initial weights are the run's init.npz (iteration 0) whatever its reset.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 
-from ..config import LotteryConfig
 from ..data import Dataset
-from ..nn import prunable_layers
 from ..prune import apply_masks, density, random_masks_like
 from ..recipe import build_model
-from ..runs import RunDirectory, atomic_write_json
+from ..runner import ResumableRun, RunContext
+from ..seeds import Stream, derived_seed
+from ..stored_run import StoredRun
 from ..train import evaluate
 
 RANDOM_SEEDS = 5
@@ -77,47 +75,81 @@ def masked_accuracy(model, state: dict, masks: dict, x, y) -> float:
     return evaluate(model, x, y)[1]
 
 
-def run_supermask(run_dir, out_dir, *, dataset: Dataset | None = None, backend=None,
-                  random_seeds: int = RANDOM_SEEDS, log=print) -> dict:
-    """Accuracy without training of every variant at every round of the lottery run
-    (evaluated on ``dataset`` if given, else on the run's own dataset)."""
-    source = RunDirectory(run_dir)
-    results = source.load_results()
-    config = LotteryConfig.from_dict(results["config"])
-    if dataset is None:
-        dataset = config.load_data()
-    model = build_model(config, dataset, backend=backend)
-    init = source.load_checkpoint("init")["weights"]
-    # Every variant of every round is evaluated on it: to the device once
-    test = model.backend.asarray(dataset.x_test), model.backend.asarray(dataset.y_test)
-    names = [name for name, _ in prunable_layers(model)]
-    rounds = []
-    previous = None
-    for record in results["rounds"]:
-        r = record["round"]
-        checkpoint = source.load_checkpoint(f"round_{r:02d}")
-        masks = checkpoint["masks"]
+class SupermaskRun(ResumableRun):
+    """Every variant's accuracy, untrained, at each round of a lottery run: a step is a round."""
+
+    desc = "rounds"
+
+    def __init__(self, run_dir, out_dir, *, random_seeds: int = RANDOM_SEEDS,
+                 context: RunContext | None = None):
+        super().__init__(out_dir, context)
+        self.source = StoredRun(run_dir, role="run_dir")
+        self.config = self.source.config
+        self.dataset = self.context.dataset or self.config.load_data()
+        self.random_seeds = random_seeds
+        self.model = build_model(self.config, self.dataset, backend=self.context.backend)
+        self.init = self.source.weights("init")
+        # Every variant of every round is evaluated on it: to the device once
+        backend = self.model.backend
+        self.test = backend.asarray(self.dataset.x_test), backend.asarray(self.dataset.y_test)
+        self.open()
+
+    def identity(self) -> dict:
+        return {"source": str(self.source.path.resolve()), "dataset": self.dataset.name,
+                "random_seeds": self.random_seeds}
+
+    def fresh(self) -> dict:
+        return {**self.identity(), "rounds": []}
+
+    def open(self) -> dict:
+        if self.directory.has_results():
+            stored = self.directory.load_results()
+            if "config" not in stored:  # written before supermasks kept their identity there
+                stored["config"] = {key: stored.get(key) for key in self.identity()}
+                self.directory.save_results(stored)
+        return super().open()
+
+    def steps(self) -> list[dict]:
+        return self.source.rounds
+
+    def is_done(self, record) -> bool:
+        return any(r["round"] == record["round"] for r in self.results["rounds"])
+
+    def run_step(self, record) -> str:
+        r, init, test = record["round"], self.init, self.test
+        masks = self.source.masks(r)
         variants = {"large_final": masks}
-        if previous is not None and config.strategy == "iterative":
-            counts = {name: int(np.count_nonzero(masks[name])) for name in names}
+        if r > 0 and self.config.strategy == "iterative":
+            previous = self.source.checkpoint(r - 1)
+            counts = {name: int(np.count_nonzero(m)) for name, m in masks.items()}
             variants["large_final_same_sign"] = same_sign_masks(
                 init, previous["weights"], previous["masks"], counts)
         accuracies = {}
         for variant, variant_masks in variants.items():
-            accuracies[variant] = masked_accuracy(model, init, variant_masks, *test)
+            accuracies[variant] = masked_accuracy(self.model, init, variant_masks, *test)
             accuracies[f"{variant}_signed_constant"] = masked_accuracy(
-                model, signed_constant(init, variant_masks), variant_masks, *test)
-        randoms = [random_masks_like(masks, seed=1000 * r + s) for s in range(random_seeds)]
+                self.model, signed_constant(init, variant_masks), variant_masks, *test)
+        randoms = [random_masks_like(masks, derived_seed(self.config.seed, r,
+                                                         Stream.SUPERMASK_RANDOM, s))
+                   for s in range(self.random_seeds)]
         accuracies["random"] = float(np.mean(
-            [masked_accuracy(model, init, m, *test) for m in randoms]))
+            [masked_accuracy(self.model, init, m, *test) for m in randoms]))
         accuracies["random_signed_constant"] = float(np.mean(
-            [masked_accuracy(model, signed_constant(init, m), m, *test) for m in randoms]))
-        rounds.append({"round": r, "density": density(masks), "test_accuracy": accuracies,
-                       "trained_early_stop_test_accuracy": record["early_stop_test_accuracy"]})
-        log(f"round {r} ({100 * density(masks):.1f}%): " + ", ".join(
-            f"{k} {100 * v:.1f}%" for k, v in accuracies.items()))
-        previous = checkpoint
-    out = {"source": str(Path(run_dir).resolve()), "dataset": dataset.name,
-           "random_seeds": random_seeds, "rounds": rounds}
-    atomic_write_json(Path(out_dir) / "results.json", out)
-    return out
+            [masked_accuracy(self.model, signed_constant(init, m), m, *test) for m in randoms]))
+        self.results["rounds"].append({
+            "round": r, "density": density(masks), "test_accuracy": accuracies,
+            "trained_early_stop_test_accuracy": record["early_stop_test_accuracy"]})
+        return f"round {r} ({100 * density(masks):.1f}%): " + ", ".join(
+            f"{k} {100 * v:.1f}%" for k, v in accuracies.items())
+
+    def nothing_left(self) -> str:
+        return f"nothing left to evaluate: every round is already in {self.directory.path}"
+
+
+def run_supermask(run_dir, out_dir, *, random_seeds: int = RANDOM_SEEDS,
+                  dataset: Dataset | None = None, backend=None, progress: bool = False,
+                  log=print) -> dict:
+    """Accuracy without training of every variant at every round of the lottery run
+    (evaluated on ``dataset`` if given, else on the run's own dataset)."""
+    context = RunContext(dataset, backend, progress, log)
+    return SupermaskRun(run_dir, out_dir, random_seeds=random_seeds, context=context).run()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from functools import partial
 
 import numpy as np
@@ -37,9 +37,6 @@ class ModelSpec:
     width: float = 1.0
     seed: int = 0
     dropout: float = 0.0
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 def get_model(name: str, input_shape, num_classes: int, width: float = 1.0, seed: int = 0,

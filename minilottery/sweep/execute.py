@@ -72,7 +72,7 @@ def execute_run(name: str, config: dict, run_dir: str, backend=None, threads=Non
     """
     from threadpoolctl import threadpool_limits
 
-    from ..lottery import run_lottery
+    from .late_reset import run_lottery  # any rewind_iteration, "auto" included
 
     started = time.perf_counter()
     try:

@@ -36,8 +36,6 @@ from .source import (
     OPTIMIZER_DEFAULTS,
     OUTPUT_MASKS,
     RANDOM_WEIGHTS,
-    TICKETS,
-    SourceTicket,
     TransferConfig,
     load_source,
     target_config,
@@ -45,7 +43,7 @@ from .source import (
 from .tickets import output_prefix, transferred_masks, transferred_state
 
 __all__ = [
-    "OPTIMIZER_DEFAULTS", "OUTPUT_MASKS", "RANDOM_WEIGHTS", "TICKETS", "SourceTicket",
+    "OPTIMIZER_DEFAULTS", "OUTPUT_MASKS", "RANDOM_WEIGHTS",
     "TransferConfig", "TransferRun", "load_source", "output_prefix", "run_transfer",
     "target_config", "transferred_masks", "transferred_state",
 ]

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
 
-import numpy as np
-
 from ..checks import check_choice
-from ..config import OPTIMIZER_NAMES, LotteryConfig
-from ..runs import RunDirectory
+from ..config import OPTIMIZER_NAMES, REQUIRED, LotteryConfig, option, option_like
+from ..presets import Schedule
+from ..stored_run import StoredRun
 
 # Standard settings when the target trains with another optimizer than the source
 OPTIMIZER_DEFAULTS = {
@@ -17,26 +16,38 @@ OPTIMIZER_DEFAULTS = {
 }
 OUTPUT_MASKS = ("dense", "random")
 RANDOM_WEIGHTS = ("reset", "fresh")
-TICKETS = ("transferred", "target_ticket", "random_ticket")
 
 
 @dataclass(frozen=True)
 class TransferConfig:
-    """A transfer run: the source run, the target data, and what may differ in training."""
+    """A transfer run: the source run, the target data, and what may differ in training.
 
-    source: str  # a finished lottery run directory
-    dataset: str
-    data_dir: str | None = None
-    data_seed: int = 0
-    max_train: int | None = None
-    model: str | None = None  # the architecture expected of the source (None: any)
-    width: float | None = None
-    optimizer: str | None = None  # None: the source's
-    lr: float | None = None  # None: the source's, or OPTIMIZER_DEFAULTS on a switch
-    iterations: int | None = None  # None: the source's (schedule rescaled otherwise)
-    output_mask: str = "dense"
-    random_weights: str = "reset"  # the random ticket's weights: "reset" or "fresh"
-    target_dir: str | None = None  # the target IMP run (None: <out>/target)
+    Its fields are the flags of ``minilottery transfer`` (schema.py); those it shares
+    with LotteryConfig keep that field's help and choices (``option_like``).
+    """
+
+    source: str = option(REQUIRED, "transfer", "a finished `minilottery lottery` run "
+                         "directory", metavar="RUN_DIR")
+    dataset: str = option_like("dataset", REQUIRED, "transfer", "the target")
+    data_dir: str | None = option_like("data_dir", group="transfer")
+    data_seed: int = option_like("data_seed", 0, "transfer")
+    max_train: int | None = option_like("max_train", group="transfer")
+    model: str | None = option_like("model", None, "transfer", "the architecture expected "
+                                    "of the source (checked)")
+    width: float | None = option_like("width", None, "transfer", "expected width (checked)")
+    optimizer: str | None = option_like("optimizer", None, "transfer", "train on the target "
+                                        "with this optimizer (default: the source's)")
+    lr: float | None = option_like("lr", None, "transfer", "default: the source's, or the "
+                                   "new optimizer's standard one (OPTIMIZER_DEFAULTS)")
+    iterations: int | None = option_like("iterations", None, "transfer", "default: the "
+                                          "source's (the schedule is rescaled)")
+    output_mask: str = option("dense", "transfer", "the replaced output layer: unpruned "
+                              "(Morcos et al.) or a random mask at the source output layer's "
+                              "density", OUTPUT_MASKS)
+    random_weights: str = option("reset", "transfer", "the random ticket's weights: the "
+                                 "ticket's or fresh ones", RANDOM_WEIGHTS)
+    target_dir: str | None = option(None, "transfer", "the IMP run on the target (default: "
+                                    "OUT/target)", metavar="RUN_DIR")
 
     def validate(self) -> None:
         check_choice("output_mask", self.output_mask, OUTPUT_MASKS)
@@ -50,70 +61,15 @@ class TransferConfig:
         return asdict(self)
 
 
-@dataclass
-class SourceTicket:
-    """A finished lottery run: its resolved config, input shape, reset weights, masks."""
-
-    directory: RunDirectory
-    config: LotteryConfig
-    results: dict
-    input_shape: tuple[int, int, int]
-    reset: str  # "rewind" or "init": the checkpoint the ticket's weights come from
-    weights: dict[str, np.ndarray]
-
-    @property
-    def rounds(self) -> list[dict]:
-        return self.results["rounds"]
-
-    def masks(self, round_index: int) -> dict[str, np.ndarray]:
-        return self.directory.load_checkpoint(f"round_{round_index:02d}")["masks"]
-
-
-def load_source(path, model: str | None = None, width: float | None = None) -> SourceTicket:
-    """The ticket of the finished lottery run in ``path``; clear errors for anything else.
+def load_source(path, model: str | None = None, width: float | None = None) -> StoredRun:
+    """The finished lottery run in ``path`` (its ticket); clear errors for anything else.
 
     ``model`` / ``width``, when given, are what the caller expects the source to be.
     """
-    directory = RunDirectory(path)
-    not_run = f"source: {directory.path} is not a finished lottery run"
-    if not directory.has_results():
-        raise ValueError(f"{not_run}: it has no results.json (expected the --out of "
-                         "`minilottery lottery`)")
-    results = directory.load_results()
-    stored = results.get("config", {})
-    if "source" in stored:
-        raise ValueError(f"{not_run}: it is a transfer run (of {stored['source']})")
-    try:
-        config = LotteryConfig.from_dict(stored)
-    except (TypeError, ValueError) as error:
-        raise ValueError(f"{not_run}: its config is not a lottery config ({error})") from None
-    rounds = results.get("rounds", [])
-    if config.rounds is None or len(rounds) != config.rounds + 1:
-        raise ValueError(f"{not_run}: {len(rounds)} of its {config.rounds}+1 rounds are "
-                         "finished; run the same `minilottery lottery` command to finish it")
-    if len(rounds) < 2:
-        raise ValueError(f"{not_run} with pruned rounds: it has round 0 only, no ticket")
-    if config.reset not in ("rewind", "init"):
-        raise ValueError(f"source: {directory.path} was run with reset {config.reset!r}, "
-                         "expected 'rewind' or 'init' (a reinit run has no winning ticket)")
-    if model is not None and model != config.model:
-        raise ValueError(f"model: got {model!r}, but the source run {directory.path} is a "
-                         f"{config.model!r}; expected the source's architecture")
-    if width is not None and float(width) != float(config.width):
-        raise ValueError(f"width: got {width!r}, but the source run {directory.path} has "
-                         f"width {config.width}; expected the source's width")
-    shape = results.get("meta", {}).get("dataset", {}).get("input_shape")
-    if shape is None or len(shape) != 3:
-        raise ValueError(f"{not_run}: results.json has no meta.dataset.input_shape (C, H, W)")
-    for name in [config.reset] + [f"round_{r:02d}" for r in range(len(rounds))]:
-        if not directory.checkpoint_path(name).is_file():
-            raise ValueError(f"{not_run}: checkpoint {name}.npz is missing")
-    weights = directory.load_checkpoint(config.reset)["weights"]
-    return SourceTicket(directory, config, results, tuple(int(d) for d in shape),
-                        config.reset, weights)
+    return StoredRun(path).finished(model, width)
 
 
-def target_config(source: SourceTicket, config: TransferConfig) -> LotteryConfig:
+def target_config(source: StoredRun, config: TransferConfig) -> LotteryConfig:
     """The lottery config of the target: the source's, on the target data and optimizer."""
     c = source.config
     channels, height, width = source.input_shape
@@ -128,15 +84,13 @@ def target_config(source: SourceTicket, config: TransferConfig) -> LotteryConfig
     if config.lr is not None:
         changes["lr"] = config.lr
     if config.iterations is not None and config.iterations != c.iterations:
-        # The same schedule at another length: every iteration count scales alike
+        # The same schedule at another length (presets.Schedule); the source's rewind point
+        # is an iteration or None (a finished run has chosen any "auto" k)
         stretch = config.iterations / c.iterations
+        schedule = Schedule(c.iterations, c.milestones, c.warmup, c.rewind_iteration)
+        scaled = schedule.scaled(stretch, config.iterations)
         changes.update(
-            iterations=config.iterations,
-            eval_every=max(1, min(config.iterations, round(c.eval_every * stretch))),
-            warmup=round(c.warmup * stretch),
-            milestones=tuple(max(1, round(m * stretch)) for m in c.milestones),
-            # None (reset init) and "auto" (searched again on the target) stay as they are
-            rewind_iteration=(c.rewind_iteration if c.rewind_iteration in (None, "auto")
-                              else round(c.rewind_iteration * stretch)),
-        )
+            iterations=scaled.iterations, milestones=scaled.milestones, warmup=scaled.warmup,
+            rewind_iteration=scaled.rewind_iteration,
+            eval_every=max(1, min(config.iterations, round(c.eval_every * stretch))))
     return replace(c, **changes)
