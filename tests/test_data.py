@@ -145,9 +145,14 @@ def test_label_count_must_match_image_count(mnist_dir):
         load_dataset("mnist", data_dir=directory)
 
 
-def test_missing_directory_and_files_name_the_path(tmp_path, mnist_dir):
-    with pytest.raises(FileNotFoundError, match="data_dir.*t10k-images-idx3-ubyte"):
+def test_missing_directory_and_files_name_the_path(tmp_path, mnist_dir, monkeypatch):
+    # MNIST without data_dir reads the data cache (minilottery fetch mnist); the others
+    # have none
+    monkeypatch.setenv("MINILOTTERY_DATA", str(tmp_path / "no-cache"))
+    with pytest.raises(FileNotFoundError, match="minilottery fetch mnist"):
         load_dataset("mnist")
+    with pytest.raises(FileNotFoundError, match="data_dir.*t10k-images-idx3-ubyte"):
+        load_dataset("fashion-mnist")
     missing = tmp_path / "nowhere"
     with pytest.raises(FileNotFoundError, match=f"{missing}.*train-images-idx3-ubyte"):
         load_dataset("mnist", data_dir=missing)
