@@ -96,7 +96,7 @@ def test_a_stack_of_layers_shares_the_workspace_safely(backend, monkeypatch, kee
 
     def network():
         return nn.Sequential(nn.Conv2d(2, 5, 3, padding=1, rng=1, dtype=np.float64,
-                                       backend=backend), nn.ReLU(),
+                                       backend=backend), nn.ReLU(backend=backend),
                              nn.Conv2d(5, 4, 1, rng=2, dtype=np.float64, backend=backend),
                              nn.Conv2d(4, 3, (2, 3), padding=(1, 0), rng=3, dtype=np.float64,
                                        backend=backend),
