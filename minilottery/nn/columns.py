@@ -10,19 +10,19 @@ streams.
 from __future__ import annotations
 
 
-def pad_cnhw(xp, x_cnhw, ph: int, pw: int, out=None):
+def pad_cnhw(xp, x_cnhw, ph: int, pw: int, out=None, zero_border: bool = True):
     """x (c, n, h, w) -> (c, n, h + 2ph, w + 2pw) with a zero border.
 
-    Into ``out`` when given (only its border is zeroed, then the interior
-    written: a buffer reused between iterations is never cleared whole);
-    without padding and ``out``, x itself.
+    Into ``out`` when given: its border is zeroed (unless ``zero_border`` is
+    False: a buffer made with zeros and since written only inside), then the
+    interior written. Without padding and ``out``, x itself.
     """
     c, n, h, w = x_cnhw.shape
     if out is None:
         if ph == 0 and pw == 0:
             return x_cnhw
         out = xp.zeros((c, n, h + 2 * ph, w + 2 * pw), dtype=x_cnhw.dtype)
-    else:
+    elif zero_border:
         out[:, :, :ph] = 0
         out[:, :, ph + h:] = 0
         out[:, :, ph:ph + h, :pw] = 0

@@ -15,7 +15,8 @@ convolution of dY with the flipped kernel) and changes where the data lives:
 - small column matrices (up to KEEP_COLUMNS_BYTES in all) are kept by the
   layer from forward to backward; large ones are rebuilt in the backward
   pass from the padded input that forward keeps (a buffer of the layer's,
-  reused between iterations: only its border is zeroed again);
+  made with zeros and reused between iterations: only its interior is
+  written, so its border stays zero);
 - the output is an NCHW-shaped view of the (o, n, h, w) product, with no
   transposing copy; the element-wise layers after it keep that memory order,
   so the next convolution's input is channels-first and its padding streams;
@@ -86,12 +87,13 @@ def scratch(xp, slot: str, shape, dtype, reuse: bool):
     return workspace(xp, slot, shape, dtype) if reuse else xp.empty(shape, dtype=dtype)
 
 
-def kept_buffer(kept: dict, name, xp, shape, dtype):
-    """``kept[name]`` of this shape and dtype, made afresh when either changed."""
+def kept_buffer(kept: dict, name, xp, shape, dtype, zeros: bool = False):
+    """``kept[name]`` of this shape and dtype, made afresh (uninitialised, or with ``zeros``)
+    when either changed."""
     buffer = kept.get(name)
     if buffer is None or buffer.shape != tuple(shape) or buffer.dtype != dtype:
         kept[name] = None
-        buffer = kept[name] = xp.empty(shape, dtype=dtype)
+        buffer = kept[name] = (xp.zeros if zeros else xp.empty)(shape, dtype=dtype)
     return buffer
 
 
@@ -110,8 +112,8 @@ class FastConv:
         self.padded = None  # forward's (padded) input, channels first, for backward
         self.cols = None  # forward's kept column matrices, one per chunk, or None
 
-    def _chunks(self, n: int, per_image: int) -> list[tuple[int, int]]:
-        return parallel.image_chunks(self.layer.xp, n, per_image, CHUNK_BYTES)
+    def _chunks(self, n: int, per_image: int, macs: int) -> list[tuple[int, int]]:
+        return parallel.image_chunks(self.layer.xp, n, per_image, CHUNK_BYTES, macs)
 
     def forward(self, x):
         layer = self.layer
@@ -132,11 +134,12 @@ class FastConv:
             out_h, out_w = h + 2 * ph - kh + 1, w + 2 * pw - kw + 1
             shape = (c, n, h + 2 * ph, w + 2 * pw)
             copy = ph > 0 or pw > 0
-            padded = (kept_buffer(self.kept, "padded", xp, shape, x.dtype) if training
-                      else xp.empty(shape, dtype=x.dtype)) if copy else x_cnhw
+            # made with zeros and then written only inside: its border stays zero
+            padded = (kept_buffer(self.kept, "padded", xp, shape, x.dtype, zeros=True)
+                      if training else xp.zeros(shape, dtype=x.dtype)) if copy else x_cnhw
         hw = out_h * out_w
         rows = c * kh * kw
-        chunks = self._chunks(n, rows * hw * x.dtype.itemsize)
+        chunks = self._chunks(n, rows * hw * x.dtype.itemsize, o * rows * hw)
         keep = training and (kh, kw) != (1, 1) and rows * n * hw * x.dtype.itemsize \
             <= KEEP_COLUMNS_BYTES
         if keep:
@@ -154,7 +157,7 @@ class FastConv:
                 col = padded[:, a:b].reshape(c, -1)
             else:
                 if copy:
-                    pad_cnhw(xp, x_cnhw[:, a:b], ph, pw, out=padded[:, a:b])
+                    pad_cnhw(xp, x_cnhw[:, a:b], ph, pw, padded[:, a:b], zero_border=False)
                 out = self.cols[i] if keep else scratch(xp, "col", (rows, (b - a) * hw),
                                                          x.dtype, training)
                 col = columns(xp, padded[:, a:b], (kh, kw), (1, 1), (out_h, out_w), out)
@@ -182,7 +185,7 @@ class FastConv:
         dy = grad_out.transpose(1, 0, 2, 3)  # n o h w -> o n h w
         copy = not dy.flags.c_contiguous
         d = scratch(xp, "grad", dy.shape, dy.dtype, True) if copy else dy
-        chunks = self._chunks(n, rows * hw * dy.dtype.itemsize)
+        chunks = self._chunks(n, rows * hw * dy.dtype.itemsize, o * rows * hw)
         w2 = weight.reshape(o, rows)
         one = (kh, kw) == (1, 1)
         if one:

@@ -135,8 +135,16 @@ def ordered_sum(partials: list):
     return total
 
 
-def image_chunks(xp, n: int, bytes_per_image: int, chunk_bytes: int) -> list[tuple[int, int]]:
-    """[(start, stop), ...]: runs of whole images of about ``chunk_bytes`` each.
+# A chunk of a layer's products holds about this many multiply-adds at most (at least one
+# image): enough work to outweigh handing it to a thread, and several chunks even where
+# the images are small (VGG's and ResNet's deep layers), so those layers spread too.
+CHUNK_MACS = 2**24
+
+
+def image_chunks(xp, n: int, bytes_per_image: int, chunk_bytes: int,
+                 macs_per_image: int = 0) -> list[tuple[int, int]]:
+    """[(start, stop), ...]: runs of whole images of about ``chunk_bytes`` each, and of at
+    most CHUNK_MACS multiply-adds where ``macs_per_image`` is given.
 
     Fixed by the shapes (never by the thread count). On CuPy one chunk, the
     whole batch: a GPU wants few large kernels, and nothing runs in parallel.
@@ -144,6 +152,8 @@ def image_chunks(xp, n: int, bytes_per_image: int, chunk_bytes: int) -> list[tup
     if xp is not np:
         return [(0, n)]
     step = max(1, chunk_bytes // max(1, bytes_per_image))
+    if macs_per_image:
+        step = max(1, min(step, CHUNK_MACS // macs_per_image))
     return [(start, min(n, start + step)) for start in range(0, n, step)]
 
 

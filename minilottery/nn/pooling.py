@@ -23,6 +23,19 @@ def offset_views(x, kernel, stride, out_h: int, out_w: int) -> list:
             for i in range(kh) for j in range(kw)]
 
 
+def channels_first(x) -> bool:
+    """Whether x (n, c, h, w) is a view of a (c, n, h, w) array: a convolution's output."""
+    return x.ndim == 4 and not x.flags.c_contiguous and x.transpose(1, 0, 2, 3).flags.c_contiguous
+
+
+def empty_nchw(xp, shape, dtype, first: bool):
+    """An uninitialised (n, c, h, w) array, channels first underneath when ``first``."""
+    if not first:
+        return xp.empty(shape, dtype=dtype)
+    n, c, h, w = shape
+    return xp.empty((c, n, h, w), dtype=dtype).transpose(1, 0, 2, 3)
+
+
 class _Pool2d(Module):
     def __init__(self, kernel_size, stride=None, *, backend=None):
         super().__init__(backend)
@@ -67,11 +80,13 @@ class MaxPool2d(_Pool2d):
         out_h, out_w = self._output_hw(x)
         xp = self.xp
         n, c = x.shape[:2]
-        y = xp.empty((n, c, out_h, out_w), dtype=x.dtype)
+        # y in x's memory order: after a convolution, channels first, as the next one reads
+        self.channels_first = channels_first(x)
+        y = empty_nchw(xp, (n, c, out_h, out_w), x.dtype, self.channels_first)
         # the index of the offset holding the maximum, in the smallest integer type that
         # holds kh·kw (uint8 up to 255 offsets)
         offsets = self.kernel_size[0] * self.kernel_size[1]
-        self.argmax = xp.empty(y.shape, dtype=xp.min_scalar_type(offsets))
+        self.argmax = empty_nchw(xp, y.shape, xp.min_scalar_type(offsets), self.channels_first)
         parallel.over_images(xp, x, lambda a, b: self._forward(x[a:b], y[a:b],
                                                                self.argmax[a:b]))
         self.x_shape = x.shape
@@ -88,8 +103,8 @@ class MaxPool2d(_Pool2d):
         # The index of the first offset holding the maximum, without an argmax over a
         # copied window axis: `found` turns true at the first maximum and stays true,
         # so summing it over offsets 0..K-2 counts K-1-first.
-        found = xp.zeros(y.shape, dtype=bool)
-        hit = xp.empty(y.shape, dtype=bool)
+        found = xp.zeros_like(y, dtype=bool)
+        hit = xp.empty_like(y, dtype=bool)
         argmax[...] = 0
         for view in views[:-1]:
             xp.equal(view, y, out=hit)
@@ -98,7 +113,8 @@ class MaxPool2d(_Pool2d):
         xp.subtract(argmax.dtype.type(len(views) - 1), argmax, out=argmax)
 
     def backward(self, grad_out, need_input_grad: bool = True):
-        dx = self.xp.empty(self.x_shape, dtype=grad_out.dtype)
+        # dX in x's memory order (channels first after a convolution, as its backward reads)
+        dx = empty_nchw(self.xp, self.x_shape, grad_out.dtype, self.channels_first)
         parallel.over_images(self.xp, grad_out, lambda a, b: self._backward(
             grad_out[a:b], self.argmax[a:b], dx[a:b]))
         return dx

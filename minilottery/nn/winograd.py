@@ -206,7 +206,8 @@ class WinogradConv:
     def _chunks(self, n: int, tiles: tuple[int, int], dtype) -> list[tuple[int, int]]:
         c, o = self.layer.in_channels, self.layer.out_channels
         per_image = 16 * (c + o) * tiles[0] * tiles[1] * dtype.itemsize
-        return parallel.image_chunks(self.layer.xp, n, per_image, CHUNK_BYTES)
+        return parallel.image_chunks(self.layer.xp, n, per_image, CHUNK_BYTES,
+                                     16 * o * c * tiles[0] * tiles[1])
 
     def _vm(self, b: int, tiles, dtype):
         """Workspace for the V and M of b images: (4, 4, c, b, th, tw), (4, 4, o, b, th, tw)."""
@@ -225,10 +226,11 @@ class WinogradConv:
         out_h, out_w = h + 2 * ph - 2, w + 2 * pw - 2
         th, tw = (out_h + 1) // 2, (out_w + 1) // 2
         # the padded input, extended with zeros to whole tiles: (c, n, 2th + 2, 2tw + 2); a
-        # buffer of this object's in training (reused between iterations, its border zeroed)
+        # buffer of this object's in training, made with zeros and reused between iterations
+        # (only its interior is written: the border stays zero)
         shape = (c, n, 2 * th + 2, 2 * tw + 2)
-        padded = kept_buffer(self.kept, "tiles", xp, shape, x.dtype) if layer.training \
-            else xp.empty(shape, dtype=x.dtype)
+        padded = kept_buffer(self.kept, "tiles", xp, shape, x.dtype, zeros=True) \
+            if layer.training else xp.zeros(shape, dtype=x.dtype)
         x_cnhw = x.transpose(1, 0, 2, 3)  # n c h w -> c n h w, a view
         u = _kernel_transform(xp, weight)
         y = xp.empty((o, n, 2 * th, 2 * tw), dtype=x.dtype)
@@ -238,11 +240,6 @@ class WinogradConv:
         def chunk(i):
             a, b = chunks[i]
             part = padded[:, a:b]
-            # zero border above and left (the padding), below and right (padding and tiles)
-            part[:, :, :ph] = 0
-            part[:, :, ph + h:] = 0
-            part[:, :, ph:ph + h, :pw] = 0
-            part[:, :, ph:ph + h, pw + w:] = 0
             part[:, :, ph:ph + h, pw:pw + w] = x_cnhw[:, a:b]
             v, m = self._vm(b - a, (th, tw), x.dtype)
             _input_transform(xp, part, (th, tw), v)
