@@ -133,7 +133,8 @@ def test_auto_takes_winograd_where_it_measured_faster(monkeypatch, channels, siz
 @pytest.mark.parametrize("kernel, stride, padding, path", [
     (3, 1, 1, "winograd"), (3, 1, 0, "winograd"),
     (5, 1, 2, "fast"), (1, 1, 0, "fast"),  # not 3x3: the fast path
-    (3, 2, 1, "reference"),                # strided: the reference
+    (3, 2, 1, "fast"),                     # strided: the fast path
+    (1, 1, 1, "reference"),                # padding >= kernel: the reference
 ])
 def test_forcing_winograd_where_it_does_not_apply(monkeypatch, kernel, stride, padding, path):
     monkeypatch.setattr(conv, "ALGORITHM", "winograd")

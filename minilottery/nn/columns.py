@@ -46,3 +46,20 @@ def columns(xp, padded, kernel: tuple[int, int], stride: tuple[int, int],
         for j in range(kw):
             col[:, i, j] = padded[:, :, i:i + sh * out_h:sh, j:j + sw * out_w:sw]
     return col.reshape(c * kh * kw, n * out_h * out_w)
+
+
+def add_columns(xp, col, padded, kernel: tuple[int, int], stride: tuple[int, int]):
+    """The adjoint of ``columns``: padded (c, n, hp, wp) += col (c·kh·kw, n·out_h·out_w).
+
+    Every receptive field adds its column back where it was read from; fields
+    that overlap sum, which the loop over kernel offsets does with plain `+=`.
+    """
+    c, n = padded.shape[:2]
+    (kh, kw), (sh, sw) = kernel, stride
+    out_h = (padded.shape[2] - kh) // sh + 1
+    out_w = (padded.shape[3] - kw) // sw + 1
+    col = col.reshape(c, kh, kw, n, out_h, out_w)
+    for i in range(kh):
+        for j in range(kw):
+            padded[:, :, i:i + sh * out_h:sh, j:j + sw * out_w:sw] += col[:, i, j]
+    return padded

@@ -7,8 +7,8 @@ CuPy. The column matrix is laid out (c·kh·kw, n·out_h·out_w): then the forwa
 pass and both backward products are each a single large matrix product, and
 col2im is a sum of strided slices that needs no scatter-add.
 
-This is the reference a reader learns from. Where it applies (stride 1 with
-padding < kernel, or a 1x1 kernel without padding), a faster path computes the
+This is the reference a reader learns from. Where it applies (padding <
+kernel: every convolution of the model zoo), a faster path computes the
 same products (conv_fast.py's ``FastConv``: column matrices built a few
 images at a time, on the threads of nn/parallel.py, the padded input cached
 instead of the columns, 1x1 kernels as one product, outputs as channels-first
@@ -30,7 +30,7 @@ import os
 
 import numpy as np
 
-from .columns import columns, pad_cnhw
+from .columns import add_columns, columns, pad_cnhw
 from .conv_fast import FastConv
 from .init import as_generator, draw
 from .module import Module
@@ -81,14 +81,9 @@ def col2im(xp, col, x_shape: tuple[int, int, int, int], kernel: tuple[int, int],
     border or to reorder the axes (the next layer's element-wise pass does it).
     """
     n, c, h, w = x_shape
-    (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
-    out_h = conv_output_size(h, kh, sh, ph)
-    out_w = conv_output_size(w, kw, sw, pw)
-    col = col.reshape(c, kh, kw, n, out_h, out_w)
+    (ph, pw) = padding
     padded = xp.zeros((c, n, h + 2 * ph, w + 2 * pw), dtype=col.dtype)
-    for i in range(kh):
-        for j in range(kw):
-            padded[:, :, i:i + sh * out_h:sh, j:j + sw * out_w:sw] += col[:, i, j]
+    add_columns(xp, col, padded, kernel, stride)
     # c n h w -> n c h w, as a view
     return padded[:, :, ph:ph + h, pw:pw + w].transpose(1, 0, 2, 3)
 

@@ -24,8 +24,10 @@ convolution of dY with the flipped kernel) and changes where the data lives:
 - 1x1 convolutions need no column matrix: with stride s they read
   x[:, :, ::s, ::s], one product a chunk each way.
 
-It applies to stride 1 with padding < kernel, and to 1x1 kernels without
-padding at any stride; the reference runs everything else. In evaluation mode
+It applies wherever padding < kernel (every convolution of the model zoo);
+the reference runs the rest. At stride 1 the input gradient is a convolution
+of dY with the flipped kernel; at larger strides it is Wᵀ dY put back in
+place by ``add_columns`` (col2im), a chunk of images at a time. In evaluation mode
 (``training`` False, large batches) it allocates afresh, so neither the
 workspace nor the kept buffers grow to the evaluation batch;
 ``release_workspace()`` frees the workspace. Everything is written against
@@ -38,7 +40,7 @@ from __future__ import annotations
 import threading
 
 from . import parallel
-from .columns import columns, pad_cnhw
+from .columns import add_columns, columns, pad_cnhw
 
 _local = threading.local()
 
@@ -49,11 +51,9 @@ CHUNK_BYTES = 2 * 2**20
 
 
 def applies(kernel: tuple[int, int], stride: tuple[int, int], padding: tuple[int, int]) -> bool:
-    """True for the convolutions this path computes (see the module docstring)."""
+    """True for the convolutions this path computes: padding < kernel on both axes."""
     (kh, kw), (ph, pw) = kernel, padding
-    if kernel == (1, 1):
-        return padding == (0, 0)
-    return stride == (1, 1) and ph < kh and pw < kw
+    return ph < kh and pw < kw
 
 
 def workspace(xp, slot: str, shape: tuple[int, ...], dtype):
@@ -131,7 +131,7 @@ class FastConv:
             padded = (kept_buffer(self.kept, "x", xp, x_cnhw.shape, x.dtype) if training
                       else xp.empty(x_cnhw.shape, dtype=x.dtype)) if copy else x_cnhw
         else:
-            out_h, out_w = h + 2 * ph - kh + 1, w + 2 * pw - kw + 1
+            out_h, out_w = (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1
             shape = (c, n, h + 2 * ph, w + 2 * pw)
             copy = ph > 0 or pw > 0
             # made with zeros and then written only inside: its border stays zero
@@ -160,7 +160,7 @@ class FastConv:
                     pad_cnhw(xp, x_cnhw[:, a:b], ph, pw, padded[:, a:b], zero_border=False)
                 out = self.cols[i] if keep else scratch(xp, "col", (rows, (b - a) * hw),
                                                          x.dtype, training)
-                col = columns(xp, padded[:, a:b], (kh, kw), (1, 1), (out_h, out_w), out)
+                col = columns(xp, padded[:, a:b], (kh, kw), (sh, sw), (out_h, out_w), out)
             # o (c kh kw), (c kh kw) (b out_h out_w) -> o (b out_h out_w)
             part = xp.matmul(w2, col, out=y[:, a * hw:b * hw])
             if bias is not None:
@@ -192,11 +192,14 @@ class FastConv:
             dx = xp.empty((c, n, out_h, out_w), dtype=dy.dtype) if need_input_grad else None
             if need_input_grad and (sh, sw) != (1, 1):
                 dx_all = xp.empty((c, n, h, w), dtype=dy.dtype)
-        else:
+        elif (sh, sw) == (1, 1):
             # dX = the convolution of dY, padded by k - 1 - p, with W'[c, o, i, j] = W[o, c, -i, -j]
             qh, qw = kh - 1 - ph, kw - 1 - pw
             flipped = weight[:, :, ::-1, ::-1].transpose(1, 0, 2, 3).reshape(c, -1)
             dx = xp.empty((c, n * h * w), dtype=dy.dtype) if need_input_grad else None
+        elif need_input_grad:
+            # strided: dX = col2im(Wᵀ dY), summed into a padded (c, n, hp, wp) array
+            dx_padded = xp.empty((c, n, h + 2 * ph, w + 2 * pw), dtype=dy.dtype)
 
         def chunk(i):
             a, b = chunks[i]
@@ -217,11 +220,18 @@ class FastConv:
                         dx_all[:, a:b, ::sh, ::sw] = dx[:, a:b]
                 return dw, db
             col = cols[i] if cols is not None else columns(
-                xp, padded[:, a:b], (kh, kw), (1, 1), (out_h, out_w),
+                xp, padded[:, a:b], (kh, kw), (sh, sw), (out_h, out_w),
                 scratch(xp, "col", (rows, (b - a) * hw), dy.dtype, True))
             # dW = dY · colᵀ          (o (b h w), (b h w) (c kh kw) -> o (c kh kw)), this part
             dw = d_i @ col.T
-            if need_input_grad:
+            if need_input_grad and (sh, sw) != (1, 1):
+                # dcol = Wᵀ · dY        ((c kh kw) o, o (b h w) -> (c kh kw) (b h w))
+                dcol = xp.matmul(w2.T, d_i, out=scratch(xp, "col", (rows, (b - a) * hw),
+                                                        dy.dtype, True))
+                part = dx_padded[:, a:b]
+                part[...] = 0
+                add_columns(xp, dcol, part, (kh, kw), (sh, sw))
+            elif need_input_grad:
                 grad_padded = pad_cnhw(xp, dy[:, a:b], qh, qw, scratch(
                     xp, "grad_padded", (o, b - a, out_h + 2 * qh, out_w + 2 * qw),
                     dy.dtype, True))
@@ -241,5 +251,8 @@ class FastConv:
             return None
         if one and (sh, sw) != (1, 1):
             dx = dx_all
+        elif not one and (sh, sw) != (1, 1):
+            # the interior is dX: c n h w -> n c h w, as a view
+            return dx_padded[:, :, ph:ph + h, pw:pw + w].transpose(1, 0, 2, 3)
         # c n h w -> n c h w, as a view
         return dx.reshape(c, n, h, w).transpose(1, 0, 2, 3)
