@@ -175,8 +175,10 @@ def over_images(xp, x, task) -> list:
 
 
 # A product split by blocks of features (Linear) takes blocks of about this many
-# multiply-adds: LeNet-300-100's first layer at batch 60 makes four.
-BLOCK_MACS = 4 * 2**20
+# multiply-adds. Below it a product stays whole: LeNet-300-100's layers at batch 60 (14M
+# multiply-adds at most, a tenth of a millisecond) gain nothing from a second thread;
+# Conv-4's first dense layer (126M) makes eight blocks.
+BLOCK_MACS = 2**24
 
 
 def feature_blocks(xp, features: int, macs_per_feature: int) -> list[tuple[int, int]]:
