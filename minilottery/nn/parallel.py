@@ -160,7 +160,7 @@ def image_chunks(xp, n: int, bytes_per_image: int, chunk_bytes: int,
 # An element-wise pass (ReLU, BatchNorm, pooling) takes chunks of about this many bytes of
 # its input: large enough that a chunk's ufunc loops outweigh handing it to a thread, small
 # enough that a batch of activations makes several (one image at least).
-ELEMENTWISE_BYTES = 2**20
+ELEMENTWISE_BYTES = 4 * 2**20
 
 
 def over_images(xp, x, task) -> list:
