@@ -14,7 +14,9 @@ The PyTorch networks are written below, layer for layer like
 ``minilottery.models``; before timing, the script checks that both have the
 same parameter count, loads minilottery's initial weights into PyTorch and
 checks that the two give the same logits. Both run in float32 with the same
-number of threads (PyTorch's set to the BLAS threads NumPy uses).
+number of threads: minilottery's through ``threads.configure`` and
+``threads.limit`` (its pool of threads, one BLAS thread each), PyTorch's
+through ``torch.set_num_threads``.
 
 Timing alternates: after a warm-up, blocks of iterations of minilottery and of
 PyTorch take turns (the order flips every block), so a load that comes and
@@ -40,7 +42,8 @@ matrix product measured here, that is the fraction of the machine's own
 matmul speed an iteration reaches.
 
 Threads: every model is timed at each count of ``--threads`` (default: 1 and
-the BLAS default, e.g. 1,2 on two cores), PyTorch set to the same count.
+minilottery's default, the cores this process may use, e.g. 1,2 on two
+cores), PyTorch set to the same count.
 
 The BLAS kernels: the header names NumPy's BLAS and the kernel family it runs
 (threadpoolctl's ``internal_api`` and ``architecture``). OPENBLAS_CORETYPE
@@ -71,6 +74,7 @@ from collections import OrderedDict
 import numpy as np
 
 from minilottery import nn, optim
+from minilottery import threads as ml_threads
 from minilottery.backends import available_backends, get_backend, unavailable_reason
 from minilottery.models import get_model
 from minilottery.nn import conv as conv_module
@@ -92,14 +96,6 @@ SMOKE_CASES = {
 NUM_CLASSES = 10
 PRUNE_FRACTION = 0.5
 LR = {"adam": 1e-3, "sgd": 0.01}
-
-
-def blas_threads() -> int:
-    """The number of threads NumPy's BLAS runs with (threadpoolctl ships with scikit-learn)."""
-    from threadpoolctl import threadpool_info
-
-    counts = [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"]
-    return max(counts) if counts else 1
 
 
 def blas_name() -> str:
@@ -403,8 +399,6 @@ def summarise(rates) -> dict:
 
 
 def run(args) -> dict:
-    from threadpoolctl import threadpool_limits
-
     torch = None if args.no_torch else import_torch()
     report = {"machine": f"{os.cpu_count()}-core {platform.machine()} CPU",
               "numpy": np.__version__, "torch": None if torch is None else torch.__version__,
@@ -412,17 +406,22 @@ def run(args) -> dict:
               "conv_algorithm": conv_module.ALGORITHM, "matmul_gflops": {},
               "smoke": args.smoke, "rows": []}
     for count, threads in enumerate(args.threads):
-        with threadpool_limits(limits=threads, user_api="blas"):
+        ml_threads.configure(threads)
+        with ml_threads.limit():  # minilottery's pool of ``threads``, one BLAS thread each
             if torch is not None:
                 torch.set_num_threads(threads)
             run_threads(args, torch, threads, report, memory=count == 0)
+    ml_threads.configure(None)
     return report
 
 
 def run_threads(args, torch, threads: int, report: dict, memory: bool) -> None:
     """Time every model at ``threads`` threads; append the rows to ``report``."""
     cases = SMOKE_CASES if args.smoke else CASES
-    peak = report["matmul_gflops"][threads] = matmul_gflops(512 if args.smoke else 2048)
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=threads, user_api="blas"):  # NumPy's own BLAS threads
+        peak = report["matmul_gflops"][threads] = matmul_gflops(512 if args.smoke else 2048)
     for backend_name in args.backends:
         backend = get_backend(backend_name)
         device = "cuda" if backend_name == "cupy" else "cpu"
@@ -483,8 +482,8 @@ def parse_args(argv=None):
     parser.add_argument("--no-torch", action="store_true", help="minilottery only")
     parser.add_argument("--no-memory", action="store_true", help="skip the memory probes")
     parser.add_argument("--threads", default=None,
-                        help="BLAS and PyTorch thread counts, comma-separated (default: 1 and "
-                             "NumPy's BLAS threads)")
+                        help="thread counts, comma-separated, for both frameworks (default: 1 "
+                             "and minilottery's default, the cores this process may use)")
     parser.add_argument("--memory-child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     args.models = [m for m in args.models.split(",") if m]
@@ -493,7 +492,7 @@ def parse_args(argv=None):
         parser.error(f"--models: got {unknown or args.models}, expected some of "
                      f"{', '.join(CASES)}")
     if args.threads is None:
-        args.threads = sorted({1, blas_threads()})
+        args.threads = sorted({1, ml_threads.default_threads()})
     else:
         given = args.threads
         try:
@@ -520,11 +519,10 @@ def parse_args(argv=None):
 
 
 def main(argv=None) -> dict | None:
-    from threadpoolctl import threadpool_limits
-
     args = parse_args(argv)
     if args.memory_child:
-        with threadpool_limits(limits=args.threads[0], user_api="blas"):
+        ml_threads.configure(args.threads[0])
+        with ml_threads.limit():
             memory_child(*args.memory_child, args.backends[0], args.smoke, args.threads[0])
         return None
     pinned = pinned_kernels()
@@ -539,7 +537,8 @@ def main(argv=None) -> dict | None:
     rates = ", ".join(f"{g:.0f} GFLOP/s at {t}" for t, g in report["matmul_gflops"].items())
     print(f"\n{report['machine']}, NumPy {report['numpy']} with {report['blas']}"
           f"{' (pinned: ' + ', '.join(pinned) + ')' if pinned else ''}, "
-          f"BLAS threads {', '.join(map(str, report['threads']))} (PyTorch set to match), "
+          f"threads {', '.join(map(str, report['threads']))} (minilottery's pool at one BLAS "
+          f"thread each; PyTorch set to match), "
           f"float32 matmul {rates} threads; "
           f"ratio = minilottery / PyTorch iterations per second")
     if args.json:

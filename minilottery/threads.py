@@ -1,43 +1,42 @@
-"""How many BLAS threads the matrix products may use: one, unless you say otherwise.
+"""How many threads a training uses: by default, every core this process may run on.
 
 The command line says ``--threads N`` once, through :func:`configure`; the
 training loop holds :func:`limit` while it runs, and the command line holds it
 around the whole command. A configured count always wins; with nothing
-configured the limit is ``DEFAULT_THREADS`` = 1.
+configured the count is :func:`default_threads`, the cores of
+``os.sched_getaffinity`` (what a container, ``taskset`` or a batch system
+lets this process use, not the machine's total).
 
-Why one, measured on a 2-core x86_64 machine (OpenBLAS 0.3.31, SkylakeX
-kernels; docs/speed.md has the commands and the tables):
-
-- idle, one thread was at least as fast as two for every network of the
-  benchmark except LeNet-300-100, where two gave 1.25x: Conv-4 1.9 against
-  1.8 iterations a second, VGG-19-BN at width 1/4 7.8 against 6.3, ResNet-50
-  at width 1/4 2.2 against 2.0. Our convolutions spend much of their time in
-  copies and element-wise passes that NumPy runs on one thread, and their
-  products come in chunks small enough that a second thread's start-up and
-  synchronisation cost what it saves;
-- busy (other processes on the cores, as on any shared machine), OpenBLAS's
-  threads spin while they wait for each other and collapse: with two other
-  NumPy processes multiplying matrices beside it, a LeNet training took
-  104.6 s with OpenBLAS's default of one thread per core and 4.7 s with one.
-
-So the default gives up a little (LeNet idle) to never lose much, and
-``--threads N`` (or ``configure(N)`` from Python) takes more where a machine
-has cores to spare.
+Inside :func:`limit` the threads are minilottery's own pool (nn/parallel.py):
+the layers cut the batch into chunks and the pool's threads take them, each
+matrix product on one BLAS thread. BLAS itself is held at one thread: the
+pool's workers block while they wait, where OpenBLAS's threads spin, and
+spinning threads collapse on a machine shared with other jobs. The chunks do
+not depend on the count, so a run gives the same numbers at any count.
+docs/speed.md has the measurements (idle, and beside other processes).
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 
 from .checks import check_int
-
-DEFAULT_THREADS = 1
+from .nn import parallel
 
 _configured: int | None = None
 
 
+def default_threads() -> int:
+    """The cores this process may run on (``os.sched_getaffinity``), at least one."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # no sched_getaffinity (macOS, Windows)
+        return max(1, os.cpu_count() or 1)
+
+
 def configure(threads: int | None) -> None:
-    """Use ``threads`` BLAS threads from now on; None restores the default (one)."""
+    """Use ``threads`` threads from now on; None restores the default (the cores)."""
     global _configured
     _configured = None if threads is None else check_int("threads", threads, 1)
 
@@ -47,11 +46,15 @@ def configured() -> int | None:
     return _configured
 
 
+def count() -> int:
+    """The threads :func:`limit` uses: the configured count, else the default."""
+    return default_threads() if _configured is None else _configured
+
+
 @contextlib.contextmanager
 def limit():
-    """Hold the BLAS thread limit for the block: the configured count, else one."""
+    """Hold the block to :func:`count` threads: the pool's, and one BLAS thread each."""
     from threadpoolctl import threadpool_limits
 
-    threads = DEFAULT_THREADS if _configured is None else _configured
-    with threadpool_limits(limits=threads, user_api="blas"):
+    with threadpool_limits(limits=1, user_api="blas"), parallel.using(count()):
         yield

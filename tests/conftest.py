@@ -97,7 +97,12 @@ def rng():
 @pytest.fixture
 def cupy_standin(monkeypatch):
     """The stand-in cupy module, also in the plain pass: there it is imported for this test
-    only, and cupy (with any backend built on it) is forgotten afterwards."""
+    only, and cupy (with any backend built on it) is forgotten afterwards.
+
+    A CuPy imported before (a real one, by an earlier test on MINILOTTERY_BACKEND=cupy)
+    steps aside for the test (its modules and its backend leave sys.modules and the
+    backend cache) and is put back afterwards: the test runs on the stand-in whatever
+    was imported first."""
     if STANDIN_ACTIVE:
         import cupy
         yield cupy
@@ -105,8 +110,11 @@ def cupy_standin(monkeypatch):
     monkeypatch.setenv(STANDIN_VAR, "1")
     monkeypatch.syspath_prepend(str(STANDIN_PATH))
     monkeypatch.delitem(_backend_registry._cache, "cupy", raising=False)
+    for name in [name for name in sys.modules if name.split(".")[0] in ("cupy", "cupyx")]:
+        monkeypatch.delitem(sys.modules, name)  # restored by monkeypatch after the test
     before = set(sys.modules)
     import cupy
+    assert getattr(cupy, "STANDIN", False), cupy.__file__
     try:
         yield cupy
     finally:

@@ -96,7 +96,7 @@ def test_a_stack_of_layers_shares_the_workspace_safely(backend, monkeypatch, kee
 
     def network():
         return nn.Sequential(nn.Conv2d(2, 5, 3, padding=1, rng=1, dtype=np.float64,
-                                       backend=backend), nn.ReLU(),
+                                       backend=backend), nn.ReLU(backend=backend),
                              nn.Conv2d(5, 4, 1, rng=2, dtype=np.float64, backend=backend),
                              nn.Conv2d(4, 3, (2, 3), padding=(1, 0), rng=3, dtype=np.float64,
                                        backend=backend),
@@ -165,10 +165,10 @@ def test_the_module_flag_and_the_layer_attribute_choose(monkeypatch):
         layer.algorithm = attribute
         layer.forward(x)
         assert layer.fast == fast, (flag, attribute)
-    strided = nn.Conv2d(2, 2, 3, stride=2, rng=0)
-    strided.algorithm = "fast"  # where the fast path does not apply, the reference runs
-    strided.forward(x)
-    assert not strided.fast
+    padded = nn.Conv2d(2, 2, 1, padding=1, rng=0)
+    padded.algorithm = "fast"  # where the fast path does not apply, the reference runs
+    padded.forward(x)
+    assert not padded.fast
 
 
 @pytest.mark.parametrize("where", ["flag", "attribute"])

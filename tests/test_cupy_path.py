@@ -11,9 +11,12 @@ from __future__ import annotations
 import copy
 import json
 import pickle
+import sys
+import types
 
 import numpy as np
 import pytest
+from conftest import STANDIN_ACTIVE
 
 from minilottery import cli, nn, optim
 from minilottery.backends import get_backend
@@ -34,6 +37,22 @@ TINY = ["--model", "lenet300", "--dataset", "digits", "--width", "0.1", "--itera
 def cupy(cupy_standin):
     """The CuPy backend, on the stand-in."""
     return get_backend("cupy")
+
+
+def test_the_standin_runs_whatever_cupy_was_imported_first(request, monkeypatch):
+    """Another CuPy already in sys.modules (a real one, imported by an earlier test on
+    MINILOTTERY_BACKEND=cupy) steps aside for the stand-in's tests, and comes back after."""
+    if STANDIN_ACTIVE:
+        pytest.skip("the stand-in pass imports the stand-in before anything else can")
+    other = types.ModuleType("cupy")  # has no counting(): a test on it would fail
+    monkeypatch.setitem(sys.modules, "cupy", other)
+    standin = request.getfixturevalue("cupy_standin")
+    assert standin is not other and standin.STANDIN
+    assert sys.modules["cupy"] is standin
+    assert get_backend("cupy").xp is standin
+    with standin.counting() as counts:
+        get_backend("cupy").to_numpy(standin.ones(2))
+    assert counts.device_to_host == 1
 
 
 def _digits(channels=None, resize=None):

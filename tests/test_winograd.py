@@ -95,7 +95,8 @@ def test_a_stack_of_layers_over_two_iterations(backend, monkeypatch, chunk_bytes
 
     def network():
         return nn.Sequential(
-            nn.Conv2d(2, 5, 3, padding=1, rng=1, dtype=np.float64, backend=backend), nn.ReLU(),
+            nn.Conv2d(2, 5, 3, padding=1, rng=1, dtype=np.float64, backend=backend),
+            nn.ReLU(backend=backend),
             nn.Conv2d(5, 4, 3, padding=0, rng=2, dtype=np.float64, backend=backend),
             nn.Conv2d(4, 3, 1, rng=3, dtype=np.float64, backend=backend),
             nn.Conv2d(3, 6, 3, padding=(2, 1), rng=4, dtype=np.float64, backend=backend))
@@ -124,7 +125,7 @@ def test_a_stack_of_layers_over_two_iterations(backend, monkeypatch, chunk_bytes
 ])
 def test_auto_takes_winograd_where_it_measured_faster(monkeypatch, channels, size, path):
     monkeypatch.setattr(conv, "ALGORITHM", "auto")
-    layer = nn.Conv2d(*channels, 3, padding=1, rng=0)
+    layer = nn.Conv2d(*channels, 3, padding=1, rng=0, backend="numpy")
     layer.forward(np.ones((1, channels[0], size, size), np.float32))
     assert layer.path == path
 
@@ -132,11 +133,12 @@ def test_auto_takes_winograd_where_it_measured_faster(monkeypatch, channels, siz
 @pytest.mark.parametrize("kernel, stride, padding, path", [
     (3, 1, 1, "winograd"), (3, 1, 0, "winograd"),
     (5, 1, 2, "fast"), (1, 1, 0, "fast"),  # not 3x3: the fast path
-    (3, 2, 1, "reference"),                # strided: the reference
+    (3, 2, 1, "fast"),                     # strided: the fast path
+    (1, 1, 1, "reference"),                # padding >= kernel: the reference
 ])
 def test_forcing_winograd_where_it_does_not_apply(monkeypatch, kernel, stride, padding, path):
     monkeypatch.setattr(conv, "ALGORITHM", "winograd")
-    layer = nn.Conv2d(2, 2, kernel, stride=stride, padding=padding, rng=0)
+    layer = nn.Conv2d(2, 2, kernel, stride=stride, padding=padding, rng=0, backend="numpy")
     layer.forward(np.ones((1, 2, 6, 6), np.float32))
     assert layer.path == path
     layer.algorithm = "fast"  # the layer's attribute wins over the module flag
@@ -162,4 +164,4 @@ def test_evaluation_allocates_afresh(backend):
     layer.algorithm = "winograd"
     layer.forward(backend.asarray(np.ones((8, 3, 10, 10), np.float32)))
     assert not getattr(conv_fast._local, "buffers", {})
-    assert getattr(layer, "_kept_tiles", None) is None
+    assert not layer.engine("winograd").kept  # no tile buffer kept for evaluation

@@ -102,9 +102,9 @@ def add_common(parser: argparse.ArgumentParser) -> None:
                             f"{', '.join(available_backends())})")
     group.add_argument("--no-progress", action="store_true", help="hide the progress bars")
     group.add_argument("--threads", type=int, default=None,
-                       help="BLAS threads (default 1, measured fastest or near it for "
-                            "every network on a 2-core machine, and robust when other jobs "
-                            "share the cores; docs/speed.md)")
+                       help="threads (default: the cores this process may use; the same "
+                            "numbers at any count, robust when other jobs share the cores; "
+                            "docs/speed.md)")
 
 
 def config_from_args(args: argparse.Namespace, cls: type = LotteryConfig, **extra):

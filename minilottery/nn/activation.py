@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import parallel
 from .module import Module
 
 # SplitMix64 (Steele, Lea & Flood, 2014): a counter-based generator. Element i of draw
@@ -46,15 +47,36 @@ def stream_key(seed: int | None) -> int:
 
 
 class ReLU(Module):
-    """y = max(x, 0); the gradient passes where x > 0."""
+    """y = max(x, 0); the gradient passes where x > 0.
+
+    x (n, ...) -> y of the same shape and memory order (a convolution's
+    channels-first output stays channels-first), a few images at a time on the
+    pool's threads (nn/parallel.py).
+    """
 
     def forward(self, x):
-        self.positive = x > 0
-        return x * self.positive
+        xp = self.xp
+        self.positive = xp.empty_like(x, dtype=bool)
+        y = xp.empty_like(x)
+
+        def chunk(a, b):
+            # y = x · [x > 0]
+            xp.greater(x[a:b], 0, out=self.positive[a:b])
+            xp.multiply(x[a:b], self.positive[a:b], out=y[a:b])
+
+        parallel.over_images(xp, x, chunk)
+        return y
 
     def backward(self, grad_out, need_input_grad: bool = True):
-        # dX = dY · [x > 0]
-        return grad_out * self.positive
+        xp = self.xp
+        dx = xp.empty_like(grad_out)
+
+        def chunk(a, b):
+            # dX = dY · [x > 0]
+            xp.multiply(grad_out[a:b], self.positive[a:b], out=dx[a:b])
+
+        parallel.over_images(xp, grad_out, chunk)
+        return dx
 
 
 class Dropout(Module):

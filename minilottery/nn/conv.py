@@ -7,14 +7,16 @@ CuPy. The column matrix is laid out (c·kh·kw, n·out_h·out_w): then the forwa
 pass and both backward products are each a single large matrix product, and
 col2im is a sum of strided slices that needs no scatter-add.
 
-This is the reference a reader learns from. Where it applies (stride 1 with
-padding < kernel, or a 1x1 kernel without padding), a faster path computes the
-same products (conv_fast.py: column matrices built a few images at a time in a
-reused workspace, the padded input cached instead of the columns, 1x1 kernels
-as one product, outputs as channels-first views). For 3x3 kernels at stride 1,
-a third path does fewer multiplications (winograd.py: Winograd F(2x2, 3x3),
-2.25x fewer). Which one runs: ``Conv2d.algorithm`` on a layer, else the module
-flag ``ALGORITHM``, which starts from the environment variable MINILOTTERY_CONV;
+This is the reference a reader learns from. Where it applies (padding <
+kernel: every convolution of the model zoo), a faster path computes the
+same products (conv_fast.py's ``FastConv``: column matrices built a few
+images at a time, on the threads of nn/parallel.py, the padded input cached
+instead of the columns, 1x1 kernels as one product, outputs as channels-first
+views). For 3x3 kernels at stride 1, a third path does fewer multiplications
+(winograd.py's ``WinogradConv``: Winograd F(2x2, 3x3), 2.25x fewer). Each is
+an object the layer keeps in ``engines``, owning its caches and buffers.
+Which one runs: ``Conv2d.algorithm`` on a layer, else the module flag
+``ALGORITHM``, which starts from the environment variable MINILOTTERY_CONV;
 each is "auto" (Winograd where it applies and measured faster, see
 ``winograd.pays``; else the fast path where it applies; else the reference),
 "fast" (the fast path where it applies, never Winograd), "winograd" (Winograd
@@ -28,9 +30,11 @@ import os
 
 import numpy as np
 
-from . import conv_fast, winograd
+from .columns import add_columns, columns, pad_cnhw
+from .conv_fast import FastConv
 from .init import as_generator, draw
 from .module import Module
+from .winograd import WinogradConv
 
 ALGORITHMS = ("auto", "fast", "winograd", "reference")
 ALGORITHM = os.environ.get("MINILOTTERY_CONV", "auto")
@@ -50,20 +54,10 @@ def conv_output_size(size: int, kernel: int, stride: int, padding: int) -> int:
     return (size + 2 * padding - kernel) // stride + 1
 
 
-def _padded_cnhw(xp, x, ph: int, pw: int):
-    """x (n, c, h, w) -> (c, n, h + 2ph, w + 2pw), zero-padded, channels first."""
-    n, c, h, w = x.shape
-    x_cnhw = x.transpose(1, 0, 2, 3)
-    if ph == 0 and pw == 0:
-        return x_cnhw
-    padded = xp.zeros((c, n, h + 2 * ph, w + 2 * pw), dtype=x.dtype)
-    padded[:, :, ph:ph + h, pw:pw + w] = x_cnhw
-    return padded
-
-
 def im2col(xp, x, kernel: tuple[int, int], stride: tuple[int, int],
            padding: tuple[int, int]):
-    """x (n, c, h, w) -> col (c·kh·kw, n·out_h·out_w).
+    """x (n, c, h, w) -> col (c·kh·kw, n·out_h·out_w): pad, then one strided slice per
+    kernel offset (columns.py).
 
     col[(ci, i, j), (b, y, z)] = x_padded[b, ci, y·sh + i, z·sw + j]
     """
@@ -71,12 +65,9 @@ def im2col(xp, x, kernel: tuple[int, int], stride: tuple[int, int],
     (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
     out_h = conv_output_size(h, kh, sh, ph)
     out_w = conv_output_size(w, kw, sw, pw)
-    padded = _padded_cnhw(xp, x, ph, pw)
-    col = xp.empty((c, kh, kw, n, out_h, out_w), dtype=x.dtype)
-    for i in range(kh):
-        for j in range(kw):
-            col[:, i, j] = padded[:, :, i:i + sh * out_h:sh, j:j + sw * out_w:sw]
-    return col.reshape(c * kh * kw, n * out_h * out_w)
+    # n c h w -> c n h w, zero-padded
+    padded = pad_cnhw(xp, x.transpose(1, 0, 2, 3), ph, pw)
+    return columns(xp, padded, kernel, stride, (out_h, out_w))
 
 
 def col2im(xp, col, x_shape: tuple[int, int, int, int], kernel: tuple[int, int],
@@ -90,14 +81,9 @@ def col2im(xp, col, x_shape: tuple[int, int, int, int], kernel: tuple[int, int],
     border or to reorder the axes (the next layer's element-wise pass does it).
     """
     n, c, h, w = x_shape
-    (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
-    out_h = conv_output_size(h, kh, sh, ph)
-    out_w = conv_output_size(w, kw, sw, pw)
-    col = col.reshape(c, kh, kw, n, out_h, out_w)
+    (ph, pw) = padding
     padded = xp.zeros((c, n, h + 2 * ph, w + 2 * pw), dtype=col.dtype)
-    for i in range(kh):
-        for j in range(kw):
-            padded[:, :, i:i + sh * out_h:sh, j:j + sw * out_w:sw] += col[:, i, j]
+    add_columns(xp, col, padded, kernel, stride)
     # c n h w -> n c h w, as a view
     return padded[:, :, ph:ph + h, pw:pw + w].transpose(1, 0, 2, 3)
 
@@ -140,9 +126,11 @@ class Conv2d(Module):
                 f"{self.kernel_size}, {self.stride}, {self.padding}"
             )
         self.init, self.dtype, self.has_bias = init, dtype, bias
-        self.col = self.padded = None
+        self.col = None
         self.algorithm: str | None = None  # None: the module flag ALGORITHM decides
         self.path = "reference"  # the path the last forward took: reference, fast, winograd
+        # the other paths, each an object owning its caches and buffers, made on first use
+        self.engines: dict[str, FastConv | WinogradConv] = {}
         self.reset_parameters(rng)
 
     def reset_parameters(self, rng: np.random.Generator | int | None = None) -> None:
@@ -176,11 +164,9 @@ class Conv2d(Module):
                 f"{self.kernel_size} with padding {self.padding}"
             )
         self.path = self._choose_path(out_h, out_w)
-        self.col = self.padded = self.winograd_cache = None
-        if self.path == "winograd":
-            return winograd.forward(self, x)
-        if self.path == "fast":
-            return conv_fast.forward(self, x)
+        if self.path != "reference":
+            self.col = None
+            return self.engine(self.path).forward(x)
         self.x_shape = x.shape
         # col: (c kh kw, n out_h out_w). Drop the previous one first (a forward without a
         # backward, as in evaluation, leaves it): two never need to be alive at once.
@@ -197,6 +183,12 @@ class Conv2d(Module):
             out[...] = y
         return out
 
+    def engine(self, path: str):
+        """The object that runs ``path`` ("fast" or "winograd") for this layer."""
+        if path not in self.engines:
+            self.engines[path] = (FastConv if path == "fast" else WinogradConv)(self)
+        return self.engines[path]
+
     @property
     def fast(self) -> bool:
         """Whether the last forward took a path other than the reference."""
@@ -209,26 +201,18 @@ class Conv2d(Module):
         if choice not in ALGORITHMS:
             raise ValueError(f"{name}: got {choice!r}, expected one of {', '.join(ALGORITHMS)}")
         kernel, stride, padding = self.kernel_size, self.stride, self.padding
-        if choice == "reference" or not conv_fast.applies(kernel, stride, padding):
+        if choice == "reference" or not FastConv.applies(kernel, stride, padding):
             return "reference"
-        if choice == "fast" or not winograd.applies(kernel, stride, padding):
+        if choice == "fast" or not WinogradConv.applies(kernel, stride, padding):
             return "fast"
-        if choice == "winograd" or winograd.pays(self.in_channels, self.out_channels,
-                                                 out_h, out_w):
+        if choice == "winograd" or WinogradConv.pays(self.in_channels, self.out_channels,
+                                                     out_h, out_w):
             return "winograd"
         return "fast"
 
     def backward(self, grad_out, need_input_grad: bool = True):
-        if self.path == "winograd":
-            if self.winograd_cache is None:
-                raise RuntimeError("Conv2d.backward: run forward first (each backward releases "
-                                   "the transformed input that forward cached)")
-            return winograd.backward(self, grad_out, need_input_grad)
-        if self.path == "fast":
-            if self.padded is None:
-                raise RuntimeError("Conv2d.backward: run forward first (each backward releases "
-                                   "the padded input that forward cached)")
-            return conv_fast.backward(self, grad_out, need_input_grad)
+        if self.path != "reference":
+            return self.engine(self.path).backward(grad_out, need_input_grad)
         if self.col is None:
             raise RuntimeError("Conv2d.backward: run forward first (each backward releases "
                                "the column matrix that forward cached)")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import parallel
 from .init import as_generator, draw
 from .module import Module
 
@@ -12,7 +13,8 @@ class Linear(Module):
     """Fully-connected layer.
 
     weight: (out_features, in_features), PyTorch's layout; bias: (out_features,).
-    forward: x (n, in_features) -> y (n, out_features).
+    forward: x (n, in_features) -> y (n, out_features). Each product is split by
+    blocks of features (never of the batch, whose sum dW is) over the pool's threads.
     Biases start at zero; the weight is drawn with ``init`` (see nn.init.draw).
     """
 
@@ -52,23 +54,38 @@ class Linear(Module):
                 f"expected (n, {self.in_features})"
             )
         self.x = x
-        # n i, o i -> n o
-        y = x @ self.params["weight"].T
-        if self.has_bias:
-            y += self.params["bias"]
+        xp, weight = self.xp, self.params["weight"]
+        n, o = x.shape[0], self.out_features
+        y = xp.empty((n, o), dtype=x.dtype)
+        bias = self.params["bias"] if self.has_bias else None
+
+        def block(a, b):
+            # n i, i o -> n o, for the output features a..b
+            part = xp.matmul(x, weight[a:b].T, out=y[:, a:b])
+            if bias is not None:
+                part += bias[a:b]
+
+        parallel.over_features(xp, o, n * self.in_features, block)
         return y
 
     def backward(self, grad_out, need_input_grad: bool = True):
-        weight = self.params["weight"]
-        # dW = dYᵀ · X          (o n, n i -> o i)
-        self.grads["weight"] = grad_out.T @ self.x
+        xp, weight, x = self.xp, self.params["weight"], self.x
+        (n, i), o = x.shape, self.out_features
+        dw = xp.empty((o, i), dtype=grad_out.dtype)
+        # dW = dYᵀ · X          (o n, n i -> o i), rows a..b
+        parallel.over_features(xp, o, n * i, lambda a, b: xp.matmul(
+            grad_out[:, a:b].T, x, out=dw[a:b]))
+        self.grads["weight"] = dw
         if self.has_bias:
             # db = Σ_n dY
             self.grads["bias"] = grad_out.sum(axis=0)
         if not need_input_grad:
             return None
-        # dX = dY · W           (n o, o i -> n i)
-        return grad_out @ weight
+        dx = xp.empty((n, i), dtype=grad_out.dtype)
+        # dX = dY · W           (n o, o i -> n i), columns a..b
+        parallel.over_features(xp, i, n * o, lambda a, b: xp.matmul(
+            grad_out, weight[:, a:b], out=dx[:, a:b]))
+        return dx
 
     def extra_repr(self) -> str:
         return f"{self.in_features}, {self.out_features}, bias={self.has_bias}"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import parallel
 from .module import Module
 
 
@@ -51,6 +52,9 @@ class _BatchNorm(Module):
         xp = self.xp
         gamma = self._broadcast(self.params["weight"])
         beta = self._broadcast(self.params["bias"])
+        # Every pass goes a few images at a time on the pool's threads (nn/parallel.py); a
+        # sum over the batch is one partial sum per chunk, added in the chunks' order.
+        centred = xp.empty_like(x)
         if self.training:
             count = x.size // self.num_features
             if count < 2:
@@ -59,9 +63,8 @@ class _BatchNorm(Module):
                     f"channel, got input of shape {tuple(x.shape)}"
                 )
             # mean = Σ x / M, var = Σ (x - mean)² / M: two passes, stable in float32
-            mean = self._sum(x) / count
-            centred = x - self._broadcast(mean)
-            var = self._sum(centred, centred) / count
+            mean = self._chunked_sum(x) / count
+            var = self._chunked_sum(x, self._broadcast(mean), centred) / count
             # running = (1 - m) running + m batch, with the unbiased variance
             m = self.momentum
             self.buffers["running_mean"] *= 1 - m
@@ -69,36 +72,70 @@ class _BatchNorm(Module):
             self.buffers["running_var"] *= 1 - m
             self.buffers["running_var"] += (m * count / (count - 1)) * var
         else:
-            centred = x - self._broadcast(self.buffers["running_mean"])
+            # x - mean, with the running mean
+            self._chunked_sum(x, self._broadcast(self.buffers["running_mean"]), centred,
+                              square=False)
             var = self.buffers["running_var"]
-        # inv_std = 1 / √(var + ε), per channel; x̂ = (x - mean) · inv_std, in place
+        # inv_std = 1 / √(var + ε), per channel
         self.inv_std = (1.0 / xp.sqrt(var + self.eps)).astype(x.dtype)
-        self.x_hat = xp.multiply(centred, self._broadcast(self.inv_std), out=centred)
+        inv_std = self._broadcast(self.inv_std)
+        y = xp.empty_like(x)
+
+        def chunk(a, b):
+            # x̂ = (x - mean) · inv_std, in place; y = γ x̂ + β
+            x_hat = xp.multiply(centred[a:b], inv_std, out=centred[a:b])
+            part = xp.multiply(x_hat, gamma, out=y[a:b])
+            part += beta
+
+        parallel.over_images(xp, x, chunk)
+        self.x_hat = centred
         self.used_batch_stats = self.training
-        # y = γ x̂ + β
-        y = self.x_hat * gamma
-        y += beta
         return y
 
+    def _chunked_sum(self, x, mean=None, centred=None, square: bool = True):
+        """Σ x over every axis but the channel, or with ``mean``: centred = x - mean,
+        written into ``centred``, and Σ centred² (``square``); chunk by chunk, in order."""
+        xp = self.xp
+
+        def chunk(a, b):
+            if mean is None:
+                return self._sum(x[a:b])
+            part = xp.subtract(x[a:b], mean, out=centred[a:b])
+            return self._sum(part, part) if square else None
+
+        partials = parallel.over_images(xp, x, chunk)
+        return parallel.ordered_sum(partials) if partials[0] is not None else None
+
     def backward(self, grad_out, need_input_grad: bool = True):
-        x_hat, gamma = self.x_hat, self.params["weight"]
-        # dgamma = Σ dY · x̂,  dbeta = Σ dY   (over every axis but the channel)
-        self.grads["weight"] = self._sum(grad_out, x_hat)
-        self.grads["bias"] = self._sum(grad_out)
+        xp, x_hat, gamma = self.xp, self.x_hat, self.params["weight"]
+        # dgamma = Σ dY · x̂,  dbeta = Σ dY   (over every axis but the channel, by chunks)
+        parts = parallel.over_images(xp, grad_out, lambda a, b: (
+            self._sum(grad_out[a:b], x_hat[a:b]), self._sum(grad_out[a:b])))
+        self.grads["weight"] = parallel.ordered_sum([dgamma for dgamma, _ in parts])
+        self.grads["bias"] = parallel.ordered_sum([dbeta for _, dbeta in parts])
         if not need_input_grad:
             return None
         # dx̂ = γ dY; the per-channel factor γ / σ comes last
         scale = self._broadcast(gamma * self.inv_std)
+        dx = xp.empty_like(x_hat)
         if not self.used_batch_stats:
             # Running statistics are constants: dX = γ dY / σ
-            return grad_out * scale
+            parallel.over_images(xp, grad_out, lambda a, b: xp.multiply(
+                grad_out[a:b], scale, out=dx[a:b]))
+            return dx
         count = x_hat.size // self.num_features
         # dX = (γ / σ) (dY - Σ dY / M - x̂ Σ dY·x̂ / M): the mean and variance depend on X
-        # too. Four whole-array passes, written in place into one new array.
-        dx = x_hat * self._broadcast(-self.grads["weight"] / count)
-        dx += grad_out
-        dx -= self._broadcast(self.grads["bias"] / count)
-        dx *= scale
+        # too. Four passes a chunk, written in place into one new array.
+        k_hat = self._broadcast(-self.grads["weight"] / count)
+        k_mean = self._broadcast(self.grads["bias"] / count)
+
+        def chunk(a, b):
+            part = xp.multiply(x_hat[a:b], k_hat, out=dx[a:b])
+            part += grad_out[a:b]
+            part -= k_mean
+            part *= scale
+
+        parallel.over_images(xp, grad_out, chunk)
         self.x_hat = None  # an activation-sized cache: free it until the next forward
         return dx
 

@@ -7,6 +7,7 @@ backward pass sends dY through both branches and adds what comes back.
 
 from __future__ import annotations
 
+from . import parallel
 from .activation import ReLU
 from .container import Sequential
 from .conv import Conv2d
@@ -36,7 +37,14 @@ class _Residual(Module):
         for layer in self.branch:
             out = layer.forward(out)
         identity = x if self.shortcut is None else self.shortcut.forward(x)
-        return self.relu_out.forward(out + identity)
+        return self.relu_out.forward(self._add(out, identity))
+
+    def _add(self, a, b):
+        """a + b (n, c, h, w), into a new array in a's memory order, by chunks on the pool."""
+        xp = self.xp
+        total = xp.empty_like(a)
+        parallel.over_images(xp, a, lambda i, j: xp.add(a[i:j], b[i:j], out=total[i:j]))
+        return total
 
     def backward(self, grad_out, need_input_grad: bool = True):
         grad_sum = self.relu_out.backward(grad_out)
@@ -45,7 +53,7 @@ class _Residual(Module):
             grad = layer.backward(grad)
         # d(F(x) + s(x)) / dx = dF + ds: the two branches add
         grad_identity = grad_sum if self.shortcut is None else self.shortcut.backward(grad_sum)
-        return grad + grad_identity
+        return self._add(grad, grad_identity)
 
 
 class BasicBlock(_Residual):

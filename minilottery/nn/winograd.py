@@ -35,16 +35,18 @@ Odd output sizes: the padded input is extended with zeros to whole tiles and
 the output cropped (the extra outputs only ever see zeros; their gradient is
 zero). The matrices hold halves and small integers, so float32 rounding grows
 only a little (see docs/speed.md for the measured error). As in conv_fast.py,
-V and M are never whole: they are built a few images at a time in the shared
-workspace, and the backward pass rebuilds V from the cached padded input.
-Everything is written against ``xp``: it runs unchanged on CuPy.
+V and M are never whole: they are built a few images at a time in the
+workspace of the pool's thread that takes the chunk, and the backward pass
+rebuilds V from the cached padded input. Everything is written against
+``xp``: it runs unchanged on CuPy (as one chunk, never on the pool).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .conv_fast import layer_buffer, scratch
+from . import parallel
+from .conv_fast import kept_buffer, scratch
 
 # The constant matrices, for the reader and the tests; the code below applies each by hand
 # as sums and differences (no matrix crosses to the device, no multiplication by 0 or 1).
@@ -58,11 +60,9 @@ def applies(kernel: tuple[int, int], stride: tuple[int, int], padding: tuple[int
     return kernel == (3, 3) and stride == (1, 1) and max(padding) < 3
 
 
-# Where "auto" takes this path: where it measured faster than conv_fast (docs/speed.md),
-# 64 channels and more on outputs of 16x16 and more (Conv-4's layers: 20-31% less CPU time
-# for forward and backward). Below, the products are too small for their 2.25x to pay for
-# the transforms: VGG-19's 32-channel 16x16 layers came out even, its 64-channel 8x8 ones
-# 8-9% slower, its 4x4 and 2x2 layers 15-50% slower.
+# Where "auto" takes this path: where it measured faster than conv_fast, 64 channels and
+# more on outputs of 16x16 and more (Conv-4's layers); below, the products are too small for
+# their 2.25x to pay for the transforms (docs/speed.md has the per-layer figures).
 MIN_CHANNELS = 64
 MIN_OUTPUT = 16
 
@@ -181,105 +181,131 @@ def _input_gradient(xp, dv, out):
     return out
 
 
-# V and M of a run of whole images are built CHUNK_BYTES at a time in the shared workspace
-# and used while they are in the cache (as conv_fast does with its column matrices): no
-# transformed array of the whole batch (4x the input for V, 4x the output for M) is ever held.
-CHUNK_BYTES = 8 * 2**20
+# A chunk of whole images holds about CHUNK_BYTES of V and M (at least one image), built in
+# its thread's workspace and used while it is in the cache (as conv_fast does with its
+# column matrices): no transformed array of the whole batch (4x the input for V, 4x the
+# output for M) is ever held. The chunks run on the pool's threads (nn/parallel.py).
+CHUNK_BYTES = 2 * 2**20
 
 
-def _chunks(layer, n: int, tiles: tuple[int, int], dtype):
-    """(start, stop, v, m): runs of whole images, with workspace for their V and M."""
-    xp = layer.xp
-    c, o = layer.in_channels, layer.out_channels
-    th, tw = tiles
-    per_image = 16 * (c + o) * th * tw * dtype.itemsize
-    step = max(1, CHUNK_BYTES // per_image)
-    for start in range(0, n, step):
-        stop = min(n, start + step)
-        b = stop - start
-        v = scratch(xp, "winograd_v", (4, 4, c, b, th, tw), dtype, layer.training)
-        m = scratch(xp, "winograd_m", (4, 4, o, b, th, tw), dtype, layer.training)
-        yield start, stop, v, m
+class WinogradConv:
+    """The Winograd path of one 3x3 stride-1 Conv2d layer; owns what it keeps between passes.
 
-
-def forward(layer, x):
-    """y (n, o, out_h, out_w) of a 3x3 stride-1 ``layer`` for x (n, c, h, w).
-
-    Caches the padded input and the transformed kernel U for backward.
+    forward: x (n, c, h, w) -> y (n, o, out_h, out_w), a view of an (o, n, 2th, 2tw) array.
+    backward: fills ``layer.grads``, returns dX (n, c, h, w) as a view, or None.
     """
-    xp, weight = layer.xp, layer.params["weight"]
-    n, c, h, w = x.shape
-    o = layer.out_channels
-    ph, pw = layer.padding
-    out_h, out_w = h + 2 * ph - 2, w + 2 * pw - 2
-    th, tw = (out_h + 1) // 2, (out_w + 1) // 2
-    # the padded input, extended with zeros to whole tiles: (c, n, 2th + 2, 2tw + 2); the
-    # layer's own buffer in training (reused between iterations, only its border zeroed)
-    shape, hp, wp = (c, n, 2 * th + 2, 2 * tw + 2), ph + h, pw + w
-    padded = layer_buffer(layer, "_kept_tiles", shape, x.dtype) if layer.training \
-        else xp.empty(shape, dtype=x.dtype)
-    padded[:, :, :ph] = 0
-    padded[:, :, hp:] = 0
-    padded[:, :, ph:hp, :pw] = 0
-    padded[:, :, ph:hp, wp:] = 0
-    padded[:, :, ph:hp, pw:wp] = x.transpose(1, 0, 2, 3)
-    u = _kernel_transform(xp, weight)
-    y = xp.empty((o, n, 2 * th, 2 * tw), dtype=x.dtype)
-    for start, stop, v, m in _chunks(layer, n, (th, tw), x.dtype):
-        _input_transform(xp, padded[:, start:stop], (th, tw), v)
-        # M[k] = U[k] · V[k]      (16 o c, 16 c (b th tw) -> 16 o (b th tw))
-        xp.matmul(u, v.reshape(16, c, -1), out=m.reshape(16, o, -1))
-        _output_transform(xp, m, y[:, start:stop])
-    if layer.has_bias:
-        y += layer.params["bias"][:, None, None, None]
-    layer.x_shape, layer.winograd_cache = x.shape, (u, padded)
-    # o n h w -> n o h w, cropped to the true output, as a view
-    return y[:, :, :out_h, :out_w].transpose(1, 0, 2, 3)
 
+    applies = staticmethod(applies)
+    pays = staticmethod(pays)
 
-def backward(layer, grad_out, need_input_grad: bool):
-    """Fill ``layer.grads``; return dX (n, c, h, w) as a view, or None.
+    def __init__(self, layer):
+        self.layer = layer
+        self.kept = {}  # the tile-padded input buffer, reused between iterations
+        self.cache = None  # (U, padded input) from forward, for backward
 
-    V is rebuilt chunk by chunk from the cached padded input (one more input
-    transform, in exchange for never holding V of the whole batch).
-    """
-    xp = layer.xp
-    n, c, h, w = layer.x_shape
-    o = layer.out_channels
-    ph, pw = layer.padding
-    (u, padded), layer.winograd_cache = layer.winograd_cache, None
-    th, tw = (padded.shape[2] - 2) // 2, (padded.shape[3] - 2) // 2
-    out_h, out_w = grad_out.shape[2:]
-    dy = grad_out.transpose(1, 0, 2, 3)  # n o h w -> o n h w
-    if layer.has_bias:
-        # db = Σ_{n,h,w} dY
-        layer.grads["bias"] = xp.einsum("onhw->o", dy)
-    if (out_h, out_w) != (2 * th, 2 * tw):
-        # the outputs cropped in forward get a zero gradient
-        whole = xp.zeros((o, n, 2 * th, 2 * tw), dtype=dy.dtype)
-        whole[:, :, :out_h, :out_w] = dy
-        dy = whole
-    du = xp.zeros((16, o, c), dtype=dy.dtype)
-    dpadded = xp.empty(padded.shape, dtype=dy.dtype) if need_input_grad else None
-    for start, stop, v, dm in _chunks(layer, n, (th, tw), dy.dtype):
-        _input_transform(xp, padded[:, start:stop], (th, tw), v)
-        # dM = A dY Aᵀ per tile: (4, 4, o, b, th, tw)
-        _output_gradient(xp, dy[:, start:stop], (th, tw), dm)
-        v, dm = v.reshape(16, c, -1), dm.reshape(16, o, -1)
-        # dU[k] += dM[k] · V[k]ᵀ   (16 o (b th tw), 16 (b th tw) c -> 16 o c)
-        du += dm @ v.transpose(0, 2, 1)
-        if need_input_grad:
-            # dV[k] = U[k]ᵀ · dM[k]   (16 c o, 16 o (b th tw) -> 16 c (b th tw)), into V's memory
-            dv = xp.matmul(u.transpose(0, 2, 1), dm, out=v)
-            # dpadded = Σ_patches B dV Bᵀ
-            _input_gradient(xp, dv.reshape(4, 4, c, stop - start, th, tw),
-                            dpadded[:, start:stop])
-    del padded
-    # dW = Gᵀ dU G: k l o c -> o c k l; dU G: -> o c k j; Gᵀ (dU G): o c j k -> o c j i
-    du = du.reshape(4, 4, o, c).transpose(2, 3, 0, 1)
-    dw = _g_transposed(xp, _g_transposed(xp, du).swapaxes(-1, -2)).swapaxes(-1, -2)
-    layer.grads["weight"] = xp.ascontiguousarray(dw)
-    if not need_input_grad:
-        return None
-    # the interior is dX: c n h w -> n c h w, as a view
-    return dpadded[:, :, ph:ph + h, pw:pw + w].transpose(1, 0, 2, 3)
+    def _chunks(self, n: int, tiles: tuple[int, int], dtype) -> list[tuple[int, int]]:
+        c, o = self.layer.in_channels, self.layer.out_channels
+        per_image = 16 * (c + o) * tiles[0] * tiles[1] * dtype.itemsize
+        return parallel.image_chunks(self.layer.xp, n, per_image, CHUNK_BYTES,
+                                     16 * o * c * tiles[0] * tiles[1])
+
+    def _vm(self, b: int, tiles, dtype):
+        """Workspace for the V and M of b images: (4, 4, c, b, th, tw), (4, 4, o, b, th, tw)."""
+        layer, (th, tw) = self.layer, tiles
+        c, o, xp, reuse = layer.in_channels, layer.out_channels, layer.xp, layer.training
+        return (scratch(xp, "winograd_v", (4, 4, c, b, th, tw), dtype, reuse),
+                scratch(xp, "winograd_m", (4, 4, o, b, th, tw), dtype, reuse))
+
+    def forward(self, x):
+        """Caches the tile-padded input and the transformed kernel U for backward."""
+        layer = self.layer
+        xp, weight = layer.xp, layer.params["weight"]
+        n, c, h, w = x.shape
+        o = layer.out_channels
+        ph, pw = layer.padding
+        out_h, out_w = h + 2 * ph - 2, w + 2 * pw - 2
+        th, tw = (out_h + 1) // 2, (out_w + 1) // 2
+        # the padded input, extended with zeros to whole tiles: (c, n, 2th + 2, 2tw + 2); a
+        # buffer of this object's in training, made with zeros and reused between iterations
+        # (only its interior is written: the border stays zero)
+        shape = (c, n, 2 * th + 2, 2 * tw + 2)
+        padded = kept_buffer(self.kept, "tiles", xp, shape, x.dtype, zeros=True) \
+            if layer.training else xp.zeros(shape, dtype=x.dtype)
+        x_cnhw = x.transpose(1, 0, 2, 3)  # n c h w -> c n h w, a view
+        u = _kernel_transform(xp, weight)
+        y = xp.empty((o, n, 2 * th, 2 * tw), dtype=x.dtype)
+        bias = layer.params["bias"][:, None, None, None] if layer.has_bias else None
+        chunks = self._chunks(n, (th, tw), x.dtype)
+
+        def chunk(i):
+            a, b = chunks[i]
+            part = padded[:, a:b]
+            part[:, :, ph:ph + h, pw:pw + w] = x_cnhw[:, a:b]
+            v, m = self._vm(b - a, (th, tw), x.dtype)
+            _input_transform(xp, part, (th, tw), v)
+            # M[k] = U[k] · V[k]      (16 o c, 16 c (b th tw) -> 16 o (b th tw))
+            xp.matmul(u, v.reshape(16, c, -1), out=m.reshape(16, o, -1))
+            part = _output_transform(xp, m, y[:, a:b])
+            if bias is not None:
+                part += bias
+
+        parallel.run(xp, len(chunks), chunk)
+        self.x_shape, self.cache = x.shape, (u, padded)
+        # o n h w -> n o h w, cropped to the true output, as a view
+        return y[:, :, :out_h, :out_w].transpose(1, 0, 2, 3)
+
+    def backward(self, grad_out, need_input_grad: bool = True):
+        """V is rebuilt chunk by chunk from the cached padded input (one more input
+        transform, in exchange for never holding V of the whole batch)."""
+        if self.cache is None:
+            raise RuntimeError("Conv2d.backward: run forward first (each backward releases "
+                               "the transformed input that forward cached)")
+        layer = self.layer
+        xp = layer.xp
+        n, c, h, w = self.x_shape
+        o = layer.out_channels
+        ph, pw = layer.padding
+        (u, padded), self.cache = self.cache, None
+        th, tw = (padded.shape[2] - 2) // 2, (padded.shape[3] - 2) // 2
+        out_h, out_w = grad_out.shape[2:]
+        dy = grad_out.transpose(1, 0, 2, 3)  # n o h w -> o n h w
+        cropped = (out_h, out_w) != (2 * th, 2 * tw)
+        whole = xp.empty((o, n, 2 * th, 2 * tw), dtype=dy.dtype) if cropped else dy
+        dpadded = xp.empty(padded.shape, dtype=dy.dtype) if need_input_grad else None
+        chunks = self._chunks(n, (th, tw), dy.dtype)
+
+        def chunk(i):
+            a, b = chunks[i]
+            # db = Σ_{n,h,w} dY, this chunk's part
+            db = xp.einsum("onhw->o", dy[:, a:b]) if layer.has_bias else None
+            if cropped:
+                # the outputs cropped in forward get a zero gradient
+                whole[:, a:b] = 0
+                whole[:, a:b, :out_h, :out_w] = dy[:, a:b]
+            v, dm = self._vm(b - a, (th, tw), dy.dtype)
+            _input_transform(xp, padded[:, a:b], (th, tw), v)
+            # dM = A dY Aᵀ per tile: (4, 4, o, b, th, tw)
+            _output_gradient(xp, whole[:, a:b], (th, tw), dm)
+            v, dm = v.reshape(16, c, -1), dm.reshape(16, o, -1)
+            # dU[k] = dM[k] · V[k]ᵀ   (16 o (b th tw), 16 (b th tw) c -> 16 o c), this part
+            du = dm @ v.transpose(0, 2, 1)
+            if need_input_grad:
+                # dV[k] = U[k]ᵀ · dM[k]   (16 c o, 16 o (b th tw) -> 16 c (b th tw)), into V
+                dv = xp.matmul(u.transpose(0, 2, 1), dm, out=v)
+                # dpadded = Σ_patches B dV Bᵀ
+                _input_gradient(xp, dv.reshape(4, 4, c, b - a, th, tw), dpadded[:, a:b])
+            return du, db
+
+        parts = parallel.run(xp, len(chunks), chunk)
+        if layer.has_bias:
+            layer.grads["bias"] = parallel.ordered_sum([db for _, db in parts])
+        # dU: the chunks' parts added in their order
+        du = parallel.ordered_sum([du for du, _ in parts])
+        # dW = Gᵀ dU G: k l o c -> o c k l; dU G: -> o c k j; Gᵀ (dU G): o c j k -> o c j i
+        du = du.reshape(4, 4, o, c).transpose(2, 3, 0, 1)
+        dw = _g_transposed(xp, _g_transposed(xp, du).swapaxes(-1, -2)).swapaxes(-1, -2)
+        layer.grads["weight"] = xp.ascontiguousarray(dw)
+        if not need_input_grad:
+            return None
+        # the interior is dX: c n h w -> n c h w, as a view
+        return dpadded[:, :, ph:ph + h, pw:pw + w].transpose(1, 0, 2, 3)

@@ -7,9 +7,9 @@ directory (names from spec.py), so a sweep is embarrassingly parallel
 and the work of running it belongs to an existing engine:
 
 - ``jobs=N``: N local processes through joblib's loky backend. Each worker
-  gets a fair share of the machine's BLAS threads (cores // N, through
-  threadpoolctl and joblib's ``inner_max_num_threads``), so 2 workers on 2
-  cores do not oversubscribe them.
+  gets a fair share of the machine's threads (cores // N, configured in the
+  worker with ``threads.configure``; joblib's ``inner_max_num_threads`` caps
+  its BLAS too), so 2 workers on 2 cores do not oversubscribe them.
 - ``dask="tcp://host:port"``: the runs become tasks on that Dask cluster
   through joblib's "dask" backend; ``dask="local"`` starts a LocalCluster of
   single-threaded worker processes on loopback. The run directories must be
@@ -66,18 +66,21 @@ def execute_run(name: str, config: dict, run_dir: str, backend=None, threads=Non
                 progress: bool = False, log: bool = False) -> dict:
     """Run (or resume) one lottery run and return its outcome; never raises an Exception.
 
-    ``threads`` caps the BLAS threads of this worker (threadpoolctl).
+    ``threads``: the threads of this run (``threads.configure`` in the worker, which
+    the training's ``threads.limit()`` then holds; None: the worker's default).
     ``progress``: the run's own bars; ``log``: a line per finished round, named by
     the run (both only where the run executes in this process: a sequential sweep).
     """
-    from threadpoolctl import threadpool_limits
-
+    from .. import threads as thread_setting
     from .late_reset import run_lottery  # any rewind_iteration, "auto" included
 
     started = time.perf_counter()
+    before = thread_setting.configured()
     try:
-        limits = threadpool_limits(limits=threads) if threads else contextlib.nullcontext()
-        with limits:
+        # configured, not only limited around the run: a fresh worker has nothing configured,
+        # and the training's own limit() would fall back to the default
+        thread_setting.configure(threads or before)
+        with thread_setting.limit():
             results = run_lottery(LotteryConfig.from_dict(config), run_dir, backend=backend,
                                   progress=progress,
                                   log=(lambda line: print(f"{name}: {line}", flush=True))
@@ -89,6 +92,8 @@ def execute_run(name: str, config: dict, run_dir: str, backend=None, threads=Non
         return {"name": name, "status": "failed", "seconds": time.perf_counter() - started,
                 "error": {"type": type(error).__name__, "message": str(error),
                           "traceback": lines[-12:]}}
+    finally:
+        thread_setting.configure(before)
 
 
 # -- where the runs execute ---------------------------------------------------------------
