@@ -59,6 +59,27 @@ def layer_macs(layer: Module, input_shape: tuple[int, ...]) -> int:
     raise TypeError(f"layer: got {type(layer).__name__}, expected Linear or Conv2d")
 
 
+def input_shapes(model: Module, layers, input_shape) -> dict[int, tuple[int, ...]]:
+    """id(layer) -> the shape of one example entering it, for each of ``layers`` (one
+    forward pass of a zero example in evaluation mode; weights and mode left as they were)."""
+    seen = {}
+    for layer in layers:
+        def record(x, _layer=layer, _forward=layer.forward):
+            seen[id(_layer)] = tuple(x.shape[1:])
+            return _forward(x)
+
+        layer.forward = record
+    was_training = model.training
+    try:
+        model.eval()
+        model.forward(model.xp.zeros((1, *input_shape), dtype=np.float32))
+    finally:
+        model.train(was_training)
+        for layer in layers:
+            del layer.forward  # the class's forward again
+    return seen
+
+
 def layer_costs(model: Module, input_shape: tuple[int, ...],
                 masks: Mapping[str, object] | None = None) -> list[LayerCost]:
     """Every prunable layer's weights, kept weights and MACs, in forward order.
@@ -69,24 +90,8 @@ def layer_costs(model: Module, input_shape: tuple[int, ...],
     masks: name -> boolean array (None: dense).
     """
     layers = prunable_layers(model)
-    seen: dict[str, tuple[int, ...]] = {}
-    originals = {}
-    for name, layer in layers:
-        originals[name] = layer.forward
-
-        def record(x, _name=name, _forward=layer.forward):
-            seen[_name] = tuple(x.shape[1:])
-            return _forward(x)
-
-        layer.forward = record
-    was_training = model.training
-    try:
-        model.eval()
-        model.forward(model.xp.zeros((1, *input_shape), dtype=np.float32))
-    finally:
-        model.train(was_training)
-        for name, layer in layers:
-            layer.forward = originals[name]
+    shapes = input_shapes(model, [layer for _, layer in layers], input_shape)
+    seen = {name: shapes[id(layer)] for name, layer in layers}
     out = []
     for name, layer in layers:
         weights = int(np.prod(layer.params["weight"].shape))

@@ -31,6 +31,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from .cost import input_shapes
 from .nn import (
     BatchNorm1d,
     BatchNorm2d,
@@ -109,29 +110,6 @@ def select_channels(scores: Mapping[str, np.ndarray], fraction: float,
     return out
 
 
-def _input_shapes(model: Module, input_shape) -> dict[int, tuple[int, ...]]:
-    """id(leaf) -> the shape of one example entering it (one forward pass of zeros)."""
-    seen, originals = {}, {}
-    chain = leaves(model)
-    for _, layer, _, _ in chain:
-        originals[id(layer)] = layer.forward
-
-        def record(x, _layer=layer, _forward=layer.forward):
-            seen[id(_layer)] = tuple(x.shape[1:])
-            return _forward(x)
-
-        layer.forward = record
-    was_training = model.training
-    try:
-        model.eval()
-        model.forward(model.xp.zeros((1, *input_shape), dtype=np.float32))
-    finally:
-        model.train(was_training)
-        for _, layer, _, _ in chain:
-            layer.forward = originals[id(layer)]
-    return seen
-
-
 def compact(model: Module, keep: Mapping[str, np.ndarray], input_shape) -> Module:
     """A new, smaller network: ``model`` with the channels ``keep`` leaves out removed.
 
@@ -142,7 +120,7 @@ def compact(model: Module, keep: Mapping[str, np.ndarray], input_shape) -> Modul
     if unknown:
         raise ValueError(f"keep: {sorted(unknown)} are not prunable channels of the model "
                          "(the output layer is never pruned)")
-    shapes = _input_shapes(model, input_shape)
+    shapes = input_shapes(model, [layer for _, layer, _, _ in leaves(model)], input_shape)
     small = copy.deepcopy(model)
     names = {id(layer): name for name, layer in prunable_layers(small)}
     backend, to_numpy = small.backend, small.backend.to_numpy
