@@ -442,7 +442,8 @@ def main(argv=None) -> int:
     parser.add_argument("--check", action="store_true",
                         help="compare the card with the results; exit 1 if it is stale")
     args = parser.parse_args(argv)
-    text = render(load_runs(args.results), args.results)
+    runs = load_runs(args.results)
+    text = render(runs, args.results)
     if args.check:
         if not args.card.is_file() or args.card.read_text() != text:
             print(f"{args.card} does not match {args.results}: run "
@@ -451,7 +452,7 @@ def main(argv=None) -> int:
         print(f"{args.card} matches {args.results}")
         return 0
     args.card.write_text(text)
-    for path in [args.card, *draw(load_runs(args.results), args.figures)]:
+    for path in [args.card, *draw(runs, args.figures)]:
         print(path)
     return 0
 

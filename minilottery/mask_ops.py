@@ -1,7 +1,8 @@
 """Operations on masks that are already made: distance, shuffling, inversion, early-bird.
 
-A mask is a dict name -> boolean array (prune.py). These functions read
-masks and return new ones; none changes a model or its argument.
+A mask is a dict name -> boolean host array, as prune.py's functions return
+it. These functions read masks and return new ones; none changes a model or
+its argument.
 
 - ``mask_distance``: the normalised Hamming distance of You et al. 2020
   (Drawing early-bird tickets, arXiv 1909.11957): the fraction of all mask
@@ -27,11 +28,6 @@ import numpy as np
 from .checks import check_int
 
 
-def _host(array) -> np.ndarray:
-    """A mask or score array on the host (a CuPy array crosses with .get())."""
-    return np.asarray(array.get() if hasattr(array, "get") else array)
-
-
 def _check_same_names(a: Mapping, b: Mapping, what: str) -> None:
     if set(a) != set(b):
         raise ValueError(f"{what}: the masks name different parameters: "
@@ -45,7 +41,7 @@ def _check_same_names(a: Mapping, b: Mapping, what: str) -> None:
 def mask_distance(a: Mapping[str, object], b: Mapping[str, object]) -> float:
     """Fraction of entries, over every parameter of the masks, where ``a`` and ``b`` differ."""
     _check_same_names(a, b, "mask_distance")
-    differ = sum(int(np.count_nonzero(_host(a[n]) != _host(b[n]))) for n in a)
+    differ = sum(int(np.count_nonzero(np.asarray(a[n]) != np.asarray(b[n]))) for n in a)
     total = sum(int(np.size(a[n])) for n in a)
     return differ / total if total else 0.0
 
@@ -55,7 +51,7 @@ def shuffle_within_layers(masks: Mapping[str, object], seed: int) -> dict[str, n
     rng = np.random.default_rng(seed)
     out = {}
     for name in sorted(masks):
-        mask = _host(masks[name]).astype(bool)
+        mask = np.asarray(masks[name]).astype(bool)
         out[name] = rng.permutation(mask.ravel()).reshape(mask.shape)
     return {name: out[name] for name in masks}
 
@@ -69,8 +65,8 @@ def invert_masks(scores: Mapping[str, object], masks: Mapping[str, object]) -> d
     _check_same_names(scores, masks, "invert_masks")
     out = {}
     for name, mask in masks.items():
-        mask = _host(mask).astype(bool)
-        score = _host(scores[name]).ravel()
+        mask = np.asarray(mask).astype(bool)
+        score = np.asarray(scores[name]).ravel()
         keep = int(mask.sum())
         inverted = np.zeros(mask.size, dtype=bool)
         inverted[np.argsort(score, kind="stable")[:keep]] = True
@@ -95,7 +91,7 @@ class EarlyBird:
 
     def update(self, masks: Mapping[str, object]) -> bool:
         """Add the newest mask; True once the queue is full and has settled."""
-        self.queue.append({name: _host(m).astype(bool) for name, m in masks.items()})
+        self.queue.append({name: np.asarray(m).astype(bool) for name, m in masks.items()})
         largest = max((mask_distance(a, b) for a, b in combinations(self.queue, 2)),
                       default=1.0)
         self.distances.append(largest)

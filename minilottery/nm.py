@@ -65,7 +65,8 @@ def nm_prune(model: Module, n: int = 2, m: int = 4,
              masks: Mapping[str, object] | None = None,
              layers: set[str] | None = None) -> dict[str, object]:
     """N:M masks for every prunable layer of ``model`` (or only ``layers``); the others keep
-    ``masks``' entry (all ones where none). Changes no weight; arrays on the model's backend."""
+    ``masks``' entry (all ones where none). Changes no weight; host arrays, as
+    prune.magnitude_prune returns them."""
     backend = model.backend
     out = {}
     for name, layer in prunable_layers(model):
@@ -75,5 +76,5 @@ def nm_prune(model: Module, n: int = 2, m: int = 4,
             new = np.ones(weight.shape, bool) if old is None else old.astype(bool)
         else:
             new = nm_mask(weight, n, m, old, name)
-        out[name] = backend.asarray(new)
+        out[name] = new
     return out

@@ -120,13 +120,13 @@ def compact(model: Module, keep: Mapping[str, np.ndarray], input_shape) -> Modul
     if unknown:
         raise ValueError(f"keep: {sorted(unknown)} are not prunable channels of the model "
                          "(the output layer is never pruned)")
-    shapes = input_shapes(model, [layer for _, layer, _, _ in leaves(model)], input_shape)
+    chain = leaves(model)
+    shapes = input_shapes(model, [layer for _, layer, _, _ in chain], input_shape)
     small = copy.deepcopy(model)
     names = {id(layer): name for name, layer in prunable_layers(small)}
     backend, to_numpy = small.backend, small.backend.to_numpy
     inputs = None  # the kept indices of the current tensor's channels (None: all)
-    for (_, old, _, _), (_, layer, parent, index) in zip(leaves(model), leaves(small),
-                                                                   strict=True):
+    for (_, old, _, _), (_, layer, parent, index) in zip(chain, leaves(small), strict=True):
         new = layer
         if isinstance(layer, (Conv2d, Linear)):
             weight = to_numpy(layer.params["weight"])

@@ -95,7 +95,6 @@ def safe_loads(data: bytes, name: str, encoding: str = "bytes"):
     encoding: how Python 2 strings are read; "latin1" for a Python 2 pickle of
     NumPy arrays alone (mnist.pkl.gz), whose array bytes are such strings.
     """
-    path = name
     try:
         return _CifarUnpickler(io.BytesIO(data), name, encoding).load()
     except RefusedPickleError:
@@ -103,6 +102,6 @@ def safe_loads(data: bytes, name: str, encoding: str = "bytes"):
     except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError,
             IndexError, KeyError, MemoryError) as error:
         raise ValueError(
-            f"{path}: not a complete pickle ({type(error).__name__}: {error}); "
+            f"{name}: not a complete pickle ({type(error).__name__}: {error}); "
             "the file may be truncated or of another format"
         ) from None
