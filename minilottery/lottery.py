@@ -203,10 +203,14 @@ class LotteryRun(ResumableRun):
             self.directory.save_checkpoint("init", weights=self.model.state_dict())
         else:
             if self.context.log is not None:
+                added = sorted({name for step in todo for name in self._missing_controls(step)
+                                if step < len(rounds)})
                 self.progress.write(f"resuming {self.directory.path} after round "
-                                    f"{len(rounds) - 1}")
-            # Resume: the last finished round's trained weights are what the next prunes
-            self.masks = self.directory.load_checkpoint(round_name(len(rounds) - 1))["masks"]
+                                    f"{len(rounds) - 1}" + (f"; adding {', '.join(added)} to "
+                                                            "its rounds" if added else ""))
+            # Resume: the last finished round's masks are what the next round prunes further
+            if todo[-1] >= len(rounds):
+                self.masks = self.directory.load_checkpoint(round_name(len(rounds) - 1))["masks"]
 
     def run_step(self, round_index: int) -> str:
         if round_index < len(self.results["rounds"]):
