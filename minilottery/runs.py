@@ -2,7 +2,8 @@
 
 A run directory holds
 
-    results.json              {"config": ..., "meta": ..., "rounds": [...], "controls": {...}}
+    results.json              {"config": ..., "meta": ..., "rounds": [...], "controls": {...},
+                               "checkpoints": {name: {"bytes": ..., "sha256": ...}}}
     checkpoints/<name>.npz    masks and weights (groups "masks/", "weights/", ...)
     *.png                     the plots
 
@@ -11,15 +12,22 @@ over the old one, so an interrupted run never leaves a half-written file: the
 last complete results and checkpoints survive, and the same command resumes
 from them. A directory made with another configuration is refused, never
 overwritten.
+
+A checkpoint's size and sha256 are recorded in results.json as it is written
+and checked before it is read; a file that is missing, truncated, damaged or
+not ours raises ``DamagedFileError``: one line naming the file, what is wrong
+and what to do. Checkpoints are read with ``allow_pickle=False``, always.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import math
 import os
 import tempfile
+import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -30,6 +38,14 @@ RESULTS = "results.json"
 
 class ConfigMismatchError(ValueError):
     """A run directory holds a run of another configuration."""
+
+
+class DamagedFileError(ValueError):
+    """A stored file of a run is missing, truncated, damaged or not one this library wrote."""
+
+    def __init__(self, path: str | Path, problem: str, advice: str):
+        self.path, self.problem, self.advice = Path(path), problem, advice
+        super().__init__(f"{path}: {problem}; {advice}")
 
 
 class WriteError(OSError):
@@ -107,14 +123,57 @@ def save_npz(path: str | Path, groups: Mapping[str, Mapping[str, np.ndarray]]) -
     return atomic_write_bytes(path, buffer.getvalue())
 
 
-def load_npz(path: str | Path) -> dict[str, dict[str, np.ndarray]]:
-    """The groups saved by ``save_npz``."""
+def load_npz(path: str | Path, data: bytes | None = None) -> dict[str, dict[str, np.ndarray]]:
+    """The groups saved by ``save_npz`` (from ``data``, the file's bytes, when given).
+
+    A file that is not such an .npz raises ValueError saying what it is instead.
+    """
+    data = Path(path).read_bytes() if data is None else data
+    if not data.startswith(b"PK"):  # np.load would take any other bytes for a pickle
+        raise ValueError("it is not a .npz archive (not a zip file)"
+                         if data else "it is empty (0 bytes)")
     groups: dict[str, dict[str, np.ndarray]] = {}
-    with np.load(path) as data:
-        for key in data.files:
-            group, name = key.split("/", 1)
-            groups.setdefault(group, {})[name] = data[key]
+    try:
+        # allow_pickle=False: an object array would need unpickling, which a checkpoint never does
+        with np.load(io.BytesIO(data), allow_pickle=False) as archive:
+            for key in archive.files:
+                group, sep, name = key.partition("/")
+                if not sep:
+                    raise ValueError(f"it holds an array {key!r} outside the groups masks/ "
+                                     "and weights/ of a checkpoint")
+                groups.setdefault(group, {})[name] = archive[key]
+    except ValueError as error:
+        if "pickle" in str(error):
+            raise ValueError("it holds pickled Python objects, which no checkpoint of "
+                             "minilottery does") from None
+        raise ValueError(str(error)) from None
+    except (OSError, EOFError, zipfile.BadZipFile) as error:
+        raise ValueError(f"it is not a readable .npz archive ({error})") from None
     return groups
+
+
+def file_record(data: bytes) -> dict:
+    """What results.json records of a file it relies on: its size and sha256."""
+    return {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+
+
+def record_problem(data: bytes, record: Mapping) -> str | None:
+    """What is wrong with a checkpoint's bytes ``data`` against its ``record`` (``file_record``):
+    None when they match; else truncated, damaged, or replaced by another file."""
+    if len(data) == record["bytes"] and file_record(data)["sha256"] == record["sha256"]:
+        return None
+    try:
+        load_npz("", data)
+        whole = True
+    except ValueError:
+        whole = False
+    if whole and len(data) != record["bytes"]:
+        return ("replaced by another file: its size and sha256 differ from those results.json "
+                "recorded when it was written")
+    if len(data) < record["bytes"]:
+        return f"truncated: {len(data):,} of the {record['bytes']:,} bytes written"
+    return ("damaged: its sha256 differs from the one results.json recorded when it was "
+            "written")
 
 
 def config_differences(stored: Mapping, given: Mapping, ignore=()) -> list[str]:
@@ -131,10 +190,15 @@ def config_differences(stored: Mapping, given: Mapping, ignore=()) -> list[str]:
 
 
 class RunDirectory:
-    """One run's directory: results, checkpoints and plots, written atomically."""
+    """One run's directory: results, checkpoints and plots, written atomically.
+
+    ``checksums`` (name -> ``file_record``) are the checkpoints' records: read with
+    the results, extended by every ``save_checkpoint``, written by ``save_results``.
+    """
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
+        self.checksums: dict[str, dict] = {}
 
     @property
     def results_path(self) -> Path:
@@ -146,15 +210,36 @@ class RunDirectory:
     def has_results(self) -> bool:
         return self.results_path.is_file()
 
+    def start_again(self) -> str:
+        """The advice for a file this run cannot go on without."""
+        return (f"nothing was changed: restore it from a copy, or start again in a new "
+                f"directory (another --out, or move {self.path} away)")
+
     def load_results(self) -> dict:
-        """The stored results; a clear error if this is not a run directory."""
+        """The stored results (without the checkpoints' records, kept in ``checksums``);
+        FileNotFoundError if there are none, DamagedFileError if the file is not ours."""
         if not self.has_results():
             raise FileNotFoundError(f"run directory {self.path}: no {RESULTS} found")
-        with open(self.results_path) as handle:
-            return json.load(handle)
+        path = self.results_path
+        try:
+            results = json.loads(path.read_bytes().decode("utf-8"))
+        except UnicodeDecodeError:
+            raise DamagedFileError(path, "damaged: it is not text", self.start_again()) from None
+        except json.JSONDecodeError as error:
+            problem = ("empty (0 bytes)" if not path.stat().st_size else
+                       f"damaged: not valid JSON ({error.msg} at line {error.lineno} "
+                       f"column {error.colno})")
+            raise DamagedFileError(path, problem, self.start_again()) from None
+        if not isinstance(results, dict) or not isinstance(results.get("config", {}), dict):
+            raise DamagedFileError(path, "not the results of a minilottery run (expected an "
+                                   "object with its config)", self.start_again())
+        checksums = results.pop("checkpoints", {})
+        self.checksums = dict(checksums) if isinstance(checksums, dict) else {}
+        return results
 
     def save_results(self, results: Mapping) -> Path:
-        return atomic_write_json(self.results_path, results)
+        stored = {**results, "checkpoints": self.checksums} if self.checksums else results
+        return atomic_write_json(self.results_path, stored)
 
     def open(self, config: Mapping, fresh: Mapping, ignore=()) -> dict:
         """The results to continue from: the stored ones, or ``fresh`` for a new directory.
@@ -175,7 +260,10 @@ class RunDirectory:
             self.path.mkdir(parents=True, exist_ok=True)
             return dict(fresh)
         results = self.load_results()
-        differences = config_differences(results.get("config", {}), config, ignore)
+        if "config" not in results:
+            raise DamagedFileError(self.results_path, "not the results of a minilottery run "
+                                   "(it has no config)", self.start_again())
+        differences = config_differences(results["config"], config, ignore)
         if differences:
             raise ConfigMismatchError(
                 f"run directory {self.path} holds a run of another configuration; "
@@ -199,10 +287,44 @@ class RunDirectory:
         return removed
 
     def save_checkpoint(self, name: str, **groups: Mapping[str, np.ndarray]) -> Path:
-        return save_npz(self.checkpoint_path(name), groups)
+        """Write checkpoint ``name`` and record its size and sha256 (saved with the results)."""
+        path = save_npz(self.checkpoint_path(name), groups)
+        self.checksums[name] = file_record(path.read_bytes())
+        return path
 
-    def load_checkpoint(self, name: str) -> dict[str, dict[str, np.ndarray]]:
+    def forget_checkpoint(self, name: str) -> None:
+        """Drop the record of a checkpoint that will be written again."""
+        self.checksums.pop(name, None)
+
+    def _read_checkpoint(self, name: str) -> tuple[bytes | None, str | None]:
+        """(the file's bytes, what is wrong with them or None)."""
         path = self.checkpoint_path(name)
         if not path.is_file():
-            raise FileNotFoundError(f"run directory {self.path}: checkpoint {path.name} missing")
-        return load_npz(path)
+            return None, "missing"
+        data = path.read_bytes()
+        record = self.checksums.get(name)
+        return data, record_problem(data, record) if record else None
+
+    def checkpoint_problem(self, name: str) -> str | None:
+        """What is wrong with checkpoint ``name`` (missing, truncated, damaged, not a
+        checkpoint), or None when it is intact."""
+        data, problem = self._read_checkpoint(name)
+        if problem is None and name not in self.checksums:  # a run older than the records
+            try:
+                load_npz(self.checkpoint_path(name), data)
+            except ValueError as error:
+                problem = f"not a checkpoint: {error}"
+        return problem
+
+    def load_checkpoint(self, name: str, advice: str | None = None
+                        ) -> dict[str, dict[str, np.ndarray]]:
+        """Checkpoint ``name``'s groups, checked against its record first; DamagedFileError
+        (naming the file, what is wrong and ``advice``) when it is not intact."""
+        path = self.checkpoint_path(name)
+        data, problem = self._read_checkpoint(name)
+        if problem is None:
+            try:
+                return load_npz(path, data)
+            except ValueError as error:
+                problem = f"not a checkpoint: {error}"
+        raise DamagedFileError(path, problem, advice or self.start_again())
