@@ -28,7 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from .data import Dataset
-from .progress import RunProgress
+from .progress import RunProgress, training_line
 from .recipe import train_masked
 from .runs import RunDirectory
 
@@ -120,13 +120,13 @@ class ResumableRun:
         result = train_masked(model, self.dataset, config, masks, start_state,
                               seed=seed, progress=self.context.progress,
                               description=description, **options)
-        self.tick()
+        self.tick(line=training_line(description, result))
         return result
 
-    def tick(self, count: int = 1) -> None:
-        """``count`` trainings of the current step are done."""
+    def tick(self, count: int = 1, line: str | None = None) -> None:
+        """``count`` trainings of the current step are done (``line``: what the last found)."""
         if self.progress is not None:
-            self.progress.finished(count)
+            self.progress.finished(count, line)
             self._ticks += count
 
     def planned_trainings(self) -> list[int]:
