@@ -76,6 +76,7 @@ class LotteryRun(ResumableRun):
     def __init__(self, config: LotteryConfig, out_dir, *, context: RunContext | None = None,
                  on_round=None):
         super().__init__(out_dir, context, on_round)
+        self.given = config  # as given: what it leaves to the preset is named so on a mismatch
         self.config, self.dataset = prepare(config, self.context.dataset)
         c = self.config
         self.model = build_model(c, self.dataset, backend=self.context.backend)
@@ -98,6 +99,9 @@ class LotteryRun(ResumableRun):
 
     def identity(self) -> dict:
         return self.config.to_dict()
+
+    def derived(self) -> dict[str, str]:
+        return self.given.derived()
 
     def fresh(self) -> dict:
         c = self.config

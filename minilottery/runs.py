@@ -176,15 +176,19 @@ def record_problem(data: bytes, record: Mapping) -> str | None:
             "written")
 
 
-def config_differences(stored: Mapping, given: Mapping, ignore=()) -> list[str]:
-    """Lines "key: stored X, given Y" for every key whose values differ."""
+def config_differences(stored: Mapping, given: Mapping, ignore=(),
+                       derived: Mapping[str, str] | None = None) -> list[str]:
+    """Items "key: stored X, given Y" for every key whose values differ: the options given
+    first, then those ``derived`` names (key -> what it is derived from), labelled so."""
     stored, given = _to_json(dict(stored)), _to_json(dict(given))
+    derived = derived or {}
     lines = []
-    for key in sorted(set(stored) | set(given)):
+    for key in sorted(set(stored) | set(given), key=lambda k: (k in derived, k)):
         if key in ignore:
             continue
         if stored.get(key, "<missing>") != given.get(key, "<missing>"):
-            lines.append(f"{key}: stored {stored.get(key, '<missing>')!r}, "
+            label = f"{key} (derived from {derived[key]})" if key in derived else key
+            lines.append(f"{label}: stored {stored.get(key, '<missing>')!r}, "
                          f"given {given.get(key, '<missing>')!r}")
     return lines
 
@@ -241,11 +245,13 @@ class RunDirectory:
         stored = {**results, "checkpoints": self.checksums} if self.checksums else results
         return atomic_write_json(self.results_path, stored)
 
-    def open(self, config: Mapping, fresh: Mapping, ignore=()) -> dict:
+    def open(self, config: Mapping, fresh: Mapping, ignore=(),
+             derived: Mapping[str, str] | None = None) -> dict:
         """The results to continue from: the stored ones, or ``fresh`` for a new directory.
 
-        Raises ConfigMismatchError, saying what differs, when the directory holds
-        a run of another configuration (keys in ``ignore`` may differ).
+        Raises ConfigMismatchError, saying in one line what differs, when the directory
+        holds a run of another configuration (keys in ``ignore`` may differ; those in
+        ``derived`` were not given, and are named with what they are derived from).
         """
         if self.path.exists() and not self.path.is_dir():
             raise ConfigMismatchError(f"out: got {str(self.path)!r}, which is a file; expected "
@@ -263,13 +269,11 @@ class RunDirectory:
         if "config" not in results:
             raise DamagedFileError(self.results_path, "not the results of a minilottery run "
                                    "(it has no config)", self.start_again())
-        differences = config_differences(results["config"], config, ignore)
+        differences = config_differences(results["config"], config, ignore, derived)
         if differences:
             raise ConfigMismatchError(
-                f"run directory {self.path} holds a run of another configuration; "
-                "use a new --out directory or the same options. Differences:\n  "
-                + "\n  ".join(differences)
-            )
+                f"run directory {self.path} holds a run of another configuration "
+                f"({'; '.join(differences)}); use a new --out directory or the same options")
         return results
 
     def remove_partial_writes(self) -> list[Path]:

@@ -216,3 +216,18 @@ def test_a_list_of_iterations_is_not_read_as_a_size():
         build_parser().parse_args(["prune-at-init", "--source", "s", "--rounds", "x",
                                    "--out", "o"])
     assert build_parser().parse_args(["lottery", "--resize", "16x12"]).resize == [16, 12]
+
+
+def test_a_mismatch_is_one_clean_list_naming_derived_options(tmp_path, capsys):
+    """--iterations changed: eval_every, which the user never set, follows it and is named as
+    derived from --iterations, after the options given; one line, no stray ':;'."""
+    argv = ["lottery", *TINY, "--rounds", "0", "--controls", "none", "--out",
+            str(tmp_path / "run")]
+    code, _, err = run_cli(argv, capsys)
+    assert code == 0, err
+    code, _, err = run_cli(argv + ["--iterations", "40"], capsys)
+    assert code == 2
+    assert err == (f"minilottery lottery: error: run directory {tmp_path / 'run'} holds a run "
+                   "of another configuration (iterations: stored 60, given 40; eval_every "
+                   "(derived from --iterations): stored 3, given 2); use a new --out directory "
+                   "or the same options\n")
