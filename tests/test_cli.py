@@ -231,3 +231,21 @@ def test_a_mismatch_is_one_clean_list_naming_derived_options(tmp_path, capsys):
                    "of another configuration (iterations: stored 60, given 40; eval_every "
                    "(derived from --iterations): stored 3, given 2); use a new --out directory "
                    "or the same options\n")
+
+
+def test_the_command_line_starts_without_the_heavy_libraries():
+    """``minilottery --help`` and an argument error took 2.3 s, most of it importing
+    scikit-learn (data/splits.py), mlxtend, tqdm: a command imports them when it runs."""
+    code = ("import sys\n"
+            "from minilottery.cli import main\n"
+            "for argv in (['--help'], ['lottery', '--help'], ['lottery', '--lr', 'x']):\n"
+            "    try:\n"
+            "        main(argv)\n"
+            "    except SystemExit:\n"
+            "        pass\n"
+            "heavy = ('sklearn', 'scipy', 'pandas', 'matplotlib', 'tqdm', 'mlxtend', 'joblib')\n"
+            "print(sorted({m.split('.')[0] for m in sys.modules} & set(heavy)))\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == "[]"
