@@ -249,3 +249,43 @@ def test_the_command_line_starts_without_the_heavy_libraries():
                           timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[-1] == "[]"
+
+
+def test_print_config_prints_a_sweep_file_that_runs_the_same_configuration(tmp_path, capsys):
+    """Every value resolved (the preset scaled to the data), in the sweep file's format: read
+    back, it is the configuration the command would have run; nothing is trained or made."""
+    from minilottery.config import LotteryConfig
+    from minilottery.recipe import prepare
+    from minilottery.sweep import load_sweep
+
+    argv = ["lottery", "--model", "lenet300", "--dataset", "digits", "--rate", "0.5",
+            "--reset", "rewind", "--layer-rates", "fc1=0.3", "--out", str(tmp_path / "run")]
+    code, out, err = run_cli(argv + ["--print-config"], capsys)
+    assert code == 0, err
+    assert not (tmp_path / "run").exists()
+    for line in ("lr = 0.0012", "batch_size = 60", "eval_every = ", "milestones = []",
+                 'controls = ["reinit"]', 'layer_rates = { "fc1" = 0.3 }', "rewind_iteration = "):
+        assert line in out.splitlines() or any(ln.startswith(line) for ln in out.splitlines())
+    path = tmp_path / "printed.toml"
+    path.write_text(out)
+    (run,) = load_sweep(path).expand()
+    expected, dataset = prepare(LotteryConfig(model="lenet300", dataset="digits", rate=0.5,
+                                              reset="rewind", layer_rates={"fc1": 0.3}))
+    assert run.config.resolved(len(dataset.y_train)) == expected
+
+
+def test_help_lists_every_fixed_choice_and_the_defaults_not_left_to_the_model(capsys):
+    from minilottery.cli.arguments import flag
+    from minilottery.schema import OPTIONS
+
+    code, out, _ = run_cli(["lottery", "--help"], capsys)
+    assert code == 0
+    text = " ".join(out.split())
+    for option in OPTIONS.values():
+        for choice in option.choices or ():
+            assert re.search(rf"{flag(option.name)} [^ ]*\b{choice}\b", text), (option.name,
+                                                                               choice)
+    for piece in ("--lr LR learning rate (default: the model's preset; lenet300: 0.0012)",
+                  "--batch-size BATCH_SIZE examples per iteration (default: the model's "
+                  "preset; lenet300: 60)", "--print-config", "(default: reinit)"):
+        assert piece in text
