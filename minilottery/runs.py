@@ -166,13 +166,18 @@ class RunDirectory:
             raise FileNotFoundError(f"run directory {self.path}: no {RESULTS} found")
         path = self.results_path
         try:
-            results = json.loads(path.read_bytes().decode("utf-8"))
+            text = path.read_bytes().decode("utf-8")
+            results = json.loads(text)
         except UnicodeDecodeError:
             raise DamagedFileError(path, "damaged: it is not text", self.start_again()) from None
         except json.JSONDecodeError as error:
-            problem = ("empty (0 bytes)" if not path.stat().st_size else
-                       f"damaged: not valid JSON ({error.msg} at line {error.lineno} "
-                       f"column {error.colno})")
+            where = f"line {error.lineno} column {error.colno}"
+            problem = ("empty (0 bytes)" if not text.strip() else
+                       f"truncated: its JSON stops at {where}, unfinished"
+                       # the parser met the end of the text (a string open at the end too)
+                       if error.pos >= len(text.rstrip()) - 1
+                       or error.msg.startswith("Unterminated string") else
+                       f"damaged: not valid JSON ({error.msg.removesuffix(' at')} at {where})")
             raise DamagedFileError(path, problem, self.start_again()) from None
         if not isinstance(results, dict) or not isinstance(results.get("config", {}), dict):
             raise DamagedFileError(path, "not the results of a minilottery run (expected an "
@@ -198,6 +203,9 @@ class RunDirectory:
                                       "a run directory (new, or one to resume)")
         self.remove_partial_writes()
         if not self.has_results():
+            if (self.path / "checkpoints").is_dir():
+                raise DamagedFileError(self.results_path, "missing, beside the checkpoints of "
+                                       "a run", self.start_again())
             if self.path.exists() and any(self.path.iterdir()):
                 raise ConfigMismatchError(
                     f"run directory {self.path} is not empty and holds no {RESULTS}; "
