@@ -195,7 +195,8 @@ def test_flags_are_the_fields_of_lottery_config(capsys):
     expected = {"--" + f.name.replace("_", "-") for f in fields(LotteryConfig)}
     assert expected <= flags
     assert flags - expected <= {"--help", "--out", "--backend", "--no-progress", "--threads",
-                                "--control", "--layer-rate", "--seeds", "--jobs", "--band"}
+                                "--control", "--layer-rate", "--seeds", "--jobs", "--band",
+                                "--print-config"}
 
 
 def test_dataset_names_with_a_dash_are_read_as_they_are():
