@@ -30,6 +30,14 @@ RESETS = ("init", "rewind", "reinit")
 CONTROLS = ("reinit", "random_prune")
 OPTIMIZER_NAMES = tuple(optim.OPTIMIZERS)
 GROUPS = ("data", "training", "pruning")
+# What ``resolved`` fills a field left as None from: the option(s) it is derived from
+DERIVED_FROM = {
+    **dict.fromkeys(("optimizer", "lr", "momentum", "weight_decay", "batch_size", "rounds",
+                     "scope", "reset"), "--model's preset"),
+    "iterations": "--model's preset and the --dataset's size",
+    **dict.fromkeys(("eval_every", "warmup", "milestones", "rewind_iteration"), "--iterations"),
+    **dict.fromkeys(("conv_rate", "fc_rate", "output_rate"), "--rate or the --model's preset"),
+}
 
 
 def rewind_point(value, schedule: Schedule) -> int | str:
@@ -212,6 +220,12 @@ class LotteryConfig:
                 f"rewind_iteration: got {self.rewind_iteration}, expected an iteration in "
                 f"[0, {self.iterations}] (the length of training) or a fraction in (0, 1)"
             )
+
+    def derived(self) -> dict[str, str]:
+        """The fields this configuration (as given, not resolved) leaves for ``resolved`` to
+        fill, each with what it is derived from: {"eval_every": "--iterations", ...}."""
+        return {name: source for name, source in DERIVED_FROM.items()
+                if getattr(self, name) is None}
 
     def start_iteration(self, round_index: int) -> int:
         """Where a round's training starts: k for the pruned rounds of a late-reset run (they

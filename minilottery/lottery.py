@@ -21,7 +21,9 @@ round's checkpoint) and gives what a run with them from the start gives.
 
 Every round is saved as it finishes (results.json and a checkpoint), so the
 same call on the same directory resumes after the last finished round, with
-the same results as a run that was never interrupted.
+the same results as a run that was never interrupted. A round whose checkpoint
+is no longer intact (runs.py checks each against its recorded sha256) is
+trained again, with every round after it.
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ from .prune import (
 )
 from .recipe import build_model, prepare, round_seed, run_metadata
 from .runner import ResumableRun, RunContext
-from .runs import ConfigMismatchError
+from .runs import ConfigMismatchError, DamagedFileError
 from .seeds import Stream, derived_seed
 from .stored_run import round_name
 from .train import TrainResult
@@ -76,6 +78,7 @@ class LotteryRun(ResumableRun):
     def __init__(self, config: LotteryConfig, out_dir, *, context: RunContext | None = None,
                  on_round=None):
         super().__init__(out_dir, context, on_round)
+        self.given = config  # as given: what it leaves to the preset is named so on a mismatch
         self.config, self.dataset = prepare(config, self.context.dataset)
         c = self.config
         self.model = build_model(c, self.dataset, backend=self.context.backend)
@@ -99,6 +102,9 @@ class LotteryRun(ResumableRun):
 
     def identity(self) -> dict:
         return self.config.to_dict()
+
+    def derived(self) -> dict[str, str]:
+        return self.given.derived()
 
     def _add_controls(self) -> None:
         """Controls given now and not stored start empty; dropping a stored one is refused."""
@@ -195,7 +201,35 @@ class LotteryRun(ResumableRun):
         if self.auto:
             raise ValueError("rewind_iteration: got 'auto', expected an iteration chosen "
                              "before the run (sweep.late_reset.run_lottery searches it)")
+        self.recover()
         return super().run()
+
+    def recover(self) -> None:
+        """Forget the finished rounds from the first whose checkpoint is not intact: they
+        train again, to the results of a run never damaged. The reset weights (init.npz,
+        rewind.npz) cannot be made again without losing every round: DamagedFileError."""
+        rounds, directory = self.results["rounds"], self.directory
+        resets = ("init", "rewind") if self.config.reset == "rewind" else ("init",)
+        for name in resets if rounds else ():
+            problem = directory.checkpoint_problem(name)
+            if problem is not None:
+                raise DamagedFileError(directory.checkpoint_path(name), problem,
+                                       directory.start_again())
+        damaged = next(((r, problem) for r in range(len(rounds))
+                        if (problem := directory.checkpoint_problem(round_name(r)))), None)
+        if damaged is None:
+            return
+        first, problem = damaged
+        self.results["rounds"] = rounds[:first]
+        for name, records in self.results["controls"].items():
+            self.results["controls"][name] = [c for c in records if c["round"] < first]
+        for later in range(first, len(rounds)):
+            directory.forget_checkpoint(round_name(later))
+        intact = (f"rounds 0 to {first - 1} are intact" if first > 1 else
+                  "round 0 is intact" if first == 1 else "no round is intact")
+        if self.context.log is not None:
+            self.context.log(f"{directory.checkpoint_path(round_name(first))}: {problem}; "
+                             f"retraining from round {first} ({intact})")
 
     def begin(self, todo: list[int]) -> None:
         rounds = self.results["rounds"]

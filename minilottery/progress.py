@@ -12,16 +12,21 @@ late-reset round trains T - k iterations, a control as many as its ticket.
 It is measured on this call only, so a resumed run does not count the
 trainings an earlier call did as free.
 
-``bars=False`` (``--no-progress``) draws no bar at all; the round lines still
-go to ``log``, one plain line each, so a log file stays readable.
+Bars are drawn only where the output is a terminal (tqdm decides, with
+``disable=None``); elsewhere (a log file, a pipe) each finished training
+leaves one plain line instead, with no carriage return:
+
+    trained round 3 (51.2%): test accuracy 97.10% at early stop, 96.90% at the end, 12 s
+    (training 7/41, ~04:35 left)
+
+``bars=False`` (``--no-progress``) draws no bar and writes no training line;
+the round lines still go to ``log``, one plain line each.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-
-from tqdm.auto import tqdm
 
 
 def clock(seconds: float) -> str:
@@ -49,14 +54,27 @@ def round_line(record: dict, controls: dict[str, dict] | None = None, prefix: st
     return text + ("; " + ", ".join(others) if others else "")
 
 
-class _Bar(tqdm):
-    """tqdm with one more field for ``bar_format``: ``{status}`` (elapsed and left)."""
+def training_line(description: str, result) -> str:
+    """'round 3 (51.2%): test accuracy 97.10% at early stop, 96.90% at the end, 12 s' from a
+    training's description and its TrainResult."""
+    return (f"{description.strip()}: test accuracy {_percent(result.early_stop_test_accuracy)} "
+            f"at early stop, {_percent(result.final_test_accuracy)} at the end, "
+            f"{result.seconds:.0f} s")
 
-    status = ""
 
-    @property
-    def format_dict(self):
-        return {**super().format_dict, "status": self.status}
+def _bar(**options):
+    """tqdm with one more field for ``bar_format``: ``{status}`` (elapsed and left); tqdm is
+    imported here, when a run starts, so that the command line starts at once."""
+    from tqdm.auto import tqdm
+
+    class Bar(tqdm):
+        status = ""
+
+        @property
+        def format_dict(self):
+            return {**super().format_dict, "status": self.status}
+
+    return Bar(**options)
 
 
 class RunProgress:
@@ -74,10 +92,14 @@ class RunProgress:
         self.started = time.perf_counter()
         self.iterations_now = 0  # iterations trained by this call: the estimate's base
         self.bar = None
+        self.plain = False  # a line per finished training instead of the bar
         if bars and self.done < len(self.planned):
-            self.bar = _Bar(total=len(self.planned), initial=self.done, desc=desc,
+            # disable=None: tqdm draws only where its output (stderr) is a terminal
+            self.bar = _bar(total=len(self.planned), initial=self.done, desc=desc,
                             bar_format="{desc} {n_fmt}/{total_fmt} |{bar:20}| {status}",
-                            leave=True, dynamic_ncols=True)
+                            leave=True, dynamic_ncols=True, disable=None)
+            if self.bar.disable:
+                self.bar, self.plain = None, True
             self._refresh()
 
     @property
@@ -103,13 +125,18 @@ class RunProgress:
             self.bar.status = self.status()
             self.bar.refresh()
 
-    def finished(self, count: int = 1) -> None:
-        """``count`` more trainings are done."""
+    def finished(self, count: int = 1, line: str | None = None) -> None:
+        """``count`` more trainings are done; ``line`` (``training_line``) says what the last
+        one found, written where no bar is drawn."""
         for _ in range(count):
             if self.done < self.total:
                 self.iterations_now += self.planned[self.done]
                 self.done += 1
         self._refresh()
+        if self.plain and line is not None and self.log is not None:
+            left = self.remaining_seconds()
+            estimate = f", ~{clock(left)} left" if left and self.done < self.total else ""
+            self.log(f"trained {line} (training {self.done}/{self.total}{estimate})")
 
     def write(self, line: str) -> None:
         """A line that stays (above the bars while they are drawn)."""
@@ -118,7 +145,7 @@ class RunProgress:
         if self.bar is None:
             self.log(line)
         else:
-            with tqdm.external_write_mode():  # every bar cleared, then redrawn below the line
+            with self.bar.external_write_mode():  # every bar cleared, then redrawn below it
                 self.log(line)
 
     def close(self) -> None:

@@ -12,6 +12,7 @@ finished step. A subclass writes only what a step trains and what it records:
 
     identity()       what must match on resume (the "config" of results.json)
     fresh()          the rest of a new directory's results
+    derived()        the identity keys not given, with what they are derived from
     steps()          every step of the run, in order
     is_done(step)    whether the results already hold it
     run_step(step)   train it, append its records; return the line it leaves in the log
@@ -28,7 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from .data import Dataset
-from .progress import RunProgress
+from .progress import RunProgress, training_line
 from .recipe import train_masked
 from .runs import RunDirectory
 
@@ -75,6 +76,11 @@ class ResumableRun:
     def fresh(self) -> dict:
         return {}
 
+    def derived(self) -> dict[str, str]:
+        """Identity keys the user did not give, each with what it is derived from (named so
+        in the message about a directory of another configuration)."""
+        return {}
+
     def steps(self) -> list:
         raise NotImplementedError
 
@@ -109,7 +115,7 @@ class ResumableRun:
         so a run stopped during its first step resumes instead of being refused)."""
         identity = self.identity()
         self.results = self.directory.open(identity, {"config": identity, **self.fresh()},
-                                           ignore=self.ignore)
+                                           ignore=self.ignore, derived=self.derived())
         if not self.directory.has_results():
             self.directory.save_results(self.results)
         return self.results
@@ -120,13 +126,13 @@ class ResumableRun:
         result = train_masked(model, self.dataset, config, masks, start_state,
                               seed=seed, progress=self.context.progress,
                               description=description, **options)
-        self.tick()
+        self.tick(line=training_line(description, result))
         return result
 
-    def tick(self, count: int = 1) -> None:
-        """``count`` trainings of the current step are done."""
+    def tick(self, count: int = 1, line: str | None = None) -> None:
+        """``count`` trainings of the current step are done (``line``: what the last found)."""
         if self.progress is not None:
-            self.progress.finished(count)
+            self.progress.finished(count, line)
             self._ticks += count
 
     def planned_trainings(self) -> list[int]:

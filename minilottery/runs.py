@@ -2,7 +2,8 @@
 
 A run directory holds
 
-    results.json              {"config": ..., "meta": ..., "rounds": [...], "controls": {...}}
+    results.json              {"config": ..., "meta": ..., "rounds": [...], "controls": {...},
+                               "checkpoints": {name: {"bytes": ..., "sha256": ...}}}
     checkpoints/<name>.npz    masks and weights (groups "masks/", "weights/", ...)
     *.png                     the plots
 
@@ -11,6 +12,12 @@ over the old one, so an interrupted run never leaves a half-written file: the
 last complete results and checkpoints survive, and the same command resumes
 from them. A directory made with another configuration is refused, never
 overwritten.
+
+A checkpoint's size and sha256 are recorded in results.json as it is written
+and checked before it is read (integrity.py); a file that is missing,
+truncated, damaged or not ours raises ``DamagedFileError``: one line naming
+the file, what is wrong and what to do. Checkpoints are read with
+``allow_pickle=False``, always.
 """
 
 from __future__ import annotations
@@ -24,6 +31,8 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
+
+from .integrity import DamagedFileError, file_record, load_npz, record_problem
 
 RESULTS = "results.json"
 
@@ -107,34 +116,33 @@ def save_npz(path: str | Path, groups: Mapping[str, Mapping[str, np.ndarray]]) -
     return atomic_write_bytes(path, buffer.getvalue())
 
 
-def load_npz(path: str | Path) -> dict[str, dict[str, np.ndarray]]:
-    """The groups saved by ``save_npz``."""
-    groups: dict[str, dict[str, np.ndarray]] = {}
-    with np.load(path) as data:
-        for key in data.files:
-            group, name = key.split("/", 1)
-            groups.setdefault(group, {})[name] = data[key]
-    return groups
-
-
-def config_differences(stored: Mapping, given: Mapping, ignore=()) -> list[str]:
-    """Lines "key: stored X, given Y" for every key whose values differ."""
+def config_differences(stored: Mapping, given: Mapping, ignore=(),
+                       derived: Mapping[str, str] | None = None) -> list[str]:
+    """Items "key: stored X, given Y" for every key whose values differ: the options given
+    first, then those ``derived`` names (key -> what it is derived from), labelled so."""
     stored, given = _to_json(dict(stored)), _to_json(dict(given))
+    derived = derived or {}
     lines = []
-    for key in sorted(set(stored) | set(given)):
+    for key in sorted(set(stored) | set(given), key=lambda k: (k in derived, k)):
         if key in ignore:
             continue
         if stored.get(key, "<missing>") != given.get(key, "<missing>"):
-            lines.append(f"{key}: stored {stored.get(key, '<missing>')!r}, "
+            label = f"{key} (derived from {derived[key]})" if key in derived else key
+            lines.append(f"{label}: stored {stored.get(key, '<missing>')!r}, "
                          f"given {given.get(key, '<missing>')!r}")
     return lines
 
 
 class RunDirectory:
-    """One run's directory: results, checkpoints and plots, written atomically."""
+    """One run's directory: results, checkpoints and plots, written atomically.
+
+    ``checksums`` (name -> ``file_record``) are the checkpoints' records: read with
+    the results, extended by every ``save_checkpoint``, written by ``save_results``.
+    """
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
+        self.checksums: dict[str, dict] = {}
 
     @property
     def results_path(self) -> Path:
@@ -146,27 +154,58 @@ class RunDirectory:
     def has_results(self) -> bool:
         return self.results_path.is_file()
 
+    def start_again(self) -> str:
+        """The advice for a file this run cannot go on without."""
+        return (f"nothing was changed: restore it from a copy, or start again in a new "
+                f"directory (another --out, or move {self.path} away)")
+
     def load_results(self) -> dict:
-        """The stored results; a clear error if this is not a run directory."""
+        """The stored results (without the checkpoints' records, kept in ``checksums``);
+        FileNotFoundError if there are none, DamagedFileError if the file is not ours."""
         if not self.has_results():
             raise FileNotFoundError(f"run directory {self.path}: no {RESULTS} found")
-        with open(self.results_path) as handle:
-            return json.load(handle)
+        path = self.results_path
+        try:
+            text = path.read_bytes().decode("utf-8")
+            results = json.loads(text)
+        except UnicodeDecodeError:
+            raise DamagedFileError(path, "damaged: it is not text", self.start_again()) from None
+        except json.JSONDecodeError as error:
+            where = f"line {error.lineno} column {error.colno}"
+            problem = ("empty (0 bytes)" if not text.strip() else
+                       f"truncated: its JSON stops at {where}, unfinished"
+                       # the parser met the end of the text (a string open at the end too)
+                       if error.pos >= len(text.rstrip()) - 1
+                       or error.msg.startswith("Unterminated string") else
+                       f"damaged: not valid JSON ({error.msg.removesuffix(' at')} at {where})")
+            raise DamagedFileError(path, problem, self.start_again()) from None
+        if not isinstance(results, dict) or not isinstance(results.get("config", {}), dict):
+            raise DamagedFileError(path, "not the results of a minilottery run (expected an "
+                                   "object with its config)", self.start_again())
+        checksums = results.pop("checkpoints", {})
+        self.checksums = dict(checksums) if isinstance(checksums, dict) else {}
+        return results
 
     def save_results(self, results: Mapping) -> Path:
-        return atomic_write_json(self.results_path, results)
+        stored = {**results, "checkpoints": self.checksums} if self.checksums else results
+        return atomic_write_json(self.results_path, stored)
 
-    def open(self, config: Mapping, fresh: Mapping, ignore=()) -> dict:
+    def open(self, config: Mapping, fresh: Mapping, ignore=(),
+             derived: Mapping[str, str] | None = None) -> dict:
         """The results to continue from: the stored ones, or ``fresh`` for a new directory.
 
-        Raises ConfigMismatchError, saying what differs, when the directory holds
-        a run of another configuration (keys in ``ignore`` may differ).
+        Raises ConfigMismatchError, saying in one line what differs, when the directory
+        holds a run of another configuration (keys in ``ignore`` may differ; those in
+        ``derived`` were not given, and are named with what they are derived from).
         """
         if self.path.exists() and not self.path.is_dir():
             raise ConfigMismatchError(f"out: got {str(self.path)!r}, which is a file; expected "
                                       "a run directory (new, or one to resume)")
         self.remove_partial_writes()
         if not self.has_results():
+            if (self.path / "checkpoints").is_dir():
+                raise DamagedFileError(self.results_path, "missing, beside the checkpoints of "
+                                       "a run", self.start_again())
             if self.path.exists() and any(self.path.iterdir()):
                 raise ConfigMismatchError(
                     f"run directory {self.path} is not empty and holds no {RESULTS}; "
@@ -175,13 +214,14 @@ class RunDirectory:
             self.path.mkdir(parents=True, exist_ok=True)
             return dict(fresh)
         results = self.load_results()
-        differences = config_differences(results.get("config", {}), config, ignore)
+        if "config" not in results:
+            raise DamagedFileError(self.results_path, "not the results of a minilottery run "
+                                   "(it has no config)", self.start_again())
+        differences = config_differences(results["config"], config, ignore, derived)
         if differences:
             raise ConfigMismatchError(
-                f"run directory {self.path} holds a run of another configuration; "
-                "use a new --out directory or the same options. Differences:\n  "
-                + "\n  ".join(differences)
-            )
+                f"run directory {self.path} holds a run of another configuration "
+                f"({'; '.join(differences)}); use a new --out directory or the same options")
         return results
 
     def remove_partial_writes(self) -> list[Path]:
@@ -199,10 +239,44 @@ class RunDirectory:
         return removed
 
     def save_checkpoint(self, name: str, **groups: Mapping[str, np.ndarray]) -> Path:
-        return save_npz(self.checkpoint_path(name), groups)
+        """Write checkpoint ``name`` and record its size and sha256 (saved with the results)."""
+        path = save_npz(self.checkpoint_path(name), groups)
+        self.checksums[name] = file_record(path.read_bytes())
+        return path
 
-    def load_checkpoint(self, name: str) -> dict[str, dict[str, np.ndarray]]:
+    def forget_checkpoint(self, name: str) -> None:
+        """Drop the record of a checkpoint that will be written again."""
+        self.checksums.pop(name, None)
+
+    def _read_checkpoint(self, name: str) -> tuple[bytes | None, str | None]:
+        """(the file's bytes, what is wrong with them or None)."""
         path = self.checkpoint_path(name)
         if not path.is_file():
-            raise FileNotFoundError(f"run directory {self.path}: checkpoint {path.name} missing")
-        return load_npz(path)
+            return None, "missing"
+        data = path.read_bytes()
+        record = self.checksums.get(name)
+        return data, record_problem(data, record) if record else None
+
+    def checkpoint_problem(self, name: str) -> str | None:
+        """What is wrong with checkpoint ``name`` (missing, truncated, damaged, not a
+        checkpoint), or None when it is intact."""
+        data, problem = self._read_checkpoint(name)
+        if problem is None and name not in self.checksums:  # a run older than the records
+            try:
+                load_npz(self.checkpoint_path(name), data)
+            except ValueError as error:
+                problem = f"not a checkpoint: {error}"
+        return problem
+
+    def load_checkpoint(self, name: str, advice: str | None = None
+                        ) -> dict[str, dict[str, np.ndarray]]:
+        """Checkpoint ``name``'s groups, checked against its record first; DamagedFileError
+        (naming the file, what is wrong and ``advice``) when it is not intact."""
+        path = self.checkpoint_path(name)
+        data, problem = self._read_checkpoint(name)
+        if problem is None:
+            try:
+                return load_npz(path, data)
+            except ValueError as error:
+                problem = f"not a checkpoint: {error}"
+        raise DamagedFileError(path, problem, advice or self.start_again())

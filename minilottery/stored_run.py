@@ -5,7 +5,9 @@ supermasks all start from a lottery run that ``LotteryRun`` wrote: its
 resolved configuration, the weights it resets to (init.npz, rewind.npz), the
 masks and trained weights of each round (round_NN.npz). ``StoredRun`` reads
 them, with one clear error for a directory that is not such a run, and names
-the round checkpoints (``round_name``) for the writer as well.
+the round checkpoints (``round_name``) for the writer as well. Every checkpoint
+is checked against the size and sha256 results.json recorded before it is used
+(runs.py); a file that is not intact is named with what to do.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from .config import LotteryConfig
-from .runs import RunDirectory
+from .runs import DamagedFileError, RunDirectory
 
 
 def round_name(round_index: int) -> str:
@@ -39,7 +41,11 @@ class StoredRun:
             raise ValueError(f"{self.not_run}: it has no results.json (expected the --out of "
                              "`minilottery lottery`)")
         self.results = self.directory.load_results()
-        stored = self.results.get("config", {})
+        if "config" not in self.results:
+            raise DamagedFileError(self.directory.results_path, "not the results of a lottery "
+                                   "run (it has no config)", "expected the --out of "
+                                   "`minilottery lottery`")
+        stored = self.results["config"]
         if "source" in stored:
             raise ValueError(f"{self.not_run}: it is a transfer run (of {stored['source']})")
         try:
@@ -93,9 +99,22 @@ class StoredRun:
                              f"{config.width}; expected the source's width")
         self.input_shape  # noqa: B018 (checked here, read later)
         for name in [config.reset] + [round_name(r) for r in range(len(rounds))]:
-            if not self.directory.checkpoint_path(name).is_file():
-                raise ValueError(f"{self.not_run}: checkpoint {name}.npz is missing")
+            self.check(name)
         return self
+
+    def advice(self, name: str) -> str:
+        """What to do about checkpoint ``name`` when it is not intact."""
+        if name.startswith("round_"):
+            return (f"run the same `minilottery lottery` command (--out {self.path}) to "
+                    "retrain it: it starts again from the last intact round")
+        return self.directory.start_again()
+
+    def check(self, name: str) -> None:
+        """DamagedFileError when checkpoint ``name`` is missing, truncated, damaged or foreign."""
+        problem = self.directory.checkpoint_problem(name)
+        if problem is not None:
+            raise DamagedFileError(self.directory.checkpoint_path(name), problem,
+                                   self.advice(name))
 
     def check_round(self, round_index: int) -> int:
         """``round_index`` if that round is finished, else a ValueError listing those that are."""
@@ -107,7 +126,7 @@ class StoredRun:
 
     def weights(self, name: str = "init") -> dict[str, np.ndarray]:
         """The weights of checkpoint ``name``: "init" (iteration 0), "rewind" (iteration k)."""
-        return self.directory.load_checkpoint(name)["weights"]
+        return self.directory.load_checkpoint(name, self.advice(name))["weights"]
 
     @cached_property
     def reset_weights(self) -> dict[str, np.ndarray]:
@@ -116,7 +135,8 @@ class StoredRun:
 
     def checkpoint(self, round_index: int) -> dict[str, dict[str, np.ndarray]]:
         """Round ``round_index``'s masks and trained weights."""
-        return self.directory.load_checkpoint(round_name(round_index))
+        name = round_name(round_index)
+        return self.directory.load_checkpoint(name, self.advice(name))
 
     def masks(self, round_index: int) -> dict[str, np.ndarray]:
         """The masks of round ``round_index`` (all ones for round 0)."""

@@ -18,7 +18,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from . import nn, threads
 from .checks import check_int
@@ -211,8 +210,12 @@ def train(
     model.train()
     start = time.perf_counter()
     checkpoints = set(evaluation_iterations(iterations, eval_every, start_iteration))
-    with threads.limit(), tqdm(total=iterations, desc=description, disable=not progress,
-                               leave=False, mininterval=0.5) as bar:
+    from tqdm.auto import tqdm  # here: the command line starts without it
+
+    # disable=None: a bar only where stderr is a terminal (a log file gets no bar)
+    with threads.limit(), tqdm(total=iterations, desc=description,
+                               disable=None if progress else True, leave=False,
+                               mininterval=0.5) as bar:
         evaluations.record(start_iteration)
         bar.update(start_iteration)  # a continued training shows where it is in the whole
         for iteration in range(start_iteration + 1, iterations + 1):

@@ -195,7 +195,8 @@ def test_flags_are_the_fields_of_lottery_config(capsys):
     expected = {"--" + f.name.replace("_", "-") for f in fields(LotteryConfig)}
     assert expected <= flags
     assert flags - expected <= {"--help", "--out", "--backend", "--no-progress", "--threads",
-                                "--control", "--layer-rate", "--seeds", "--jobs", "--band"}
+                                "--control", "--layer-rate", "--seeds", "--jobs", "--band",
+                                "--print-config"}
 
 
 def test_dataset_names_with_a_dash_are_read_as_they_are():
@@ -216,3 +217,76 @@ def test_a_list_of_iterations_is_not_read_as_a_size():
         build_parser().parse_args(["prune-at-init", "--source", "s", "--rounds", "x",
                                    "--out", "o"])
     assert build_parser().parse_args(["lottery", "--resize", "16x12"]).resize == [16, 12]
+
+
+def test_a_mismatch_is_one_clean_list_naming_derived_options(tmp_path, capsys):
+    """--iterations changed: eval_every, which the user never set, follows it and is named as
+    derived from --iterations, after the options given; one line, no stray ':;'."""
+    argv = ["lottery", *TINY, "--rounds", "0", "--controls", "none", "--out",
+            str(tmp_path / "run")]
+    code, _, err = run_cli(argv, capsys)
+    assert code == 0, err
+    code, _, err = run_cli(argv + ["--iterations", "40"], capsys)
+    assert code == 2
+    assert err == (f"minilottery lottery: error: run directory {tmp_path / 'run'} holds a run "
+                   "of another configuration (iterations: stored 60, given 40; eval_every "
+                   "(derived from --iterations): stored 3, given 2); use a new --out directory "
+                   "or the same options\n")
+
+
+def test_the_command_line_starts_without_the_heavy_libraries():
+    """``minilottery --help`` and an argument error took 2.3 s, most of it importing
+    scikit-learn (data/splits.py), mlxtend, tqdm: a command imports them when it runs."""
+    code = ("import sys\n"
+            "from minilottery.cli import main\n"
+            "for argv in (['--help'], ['lottery', '--help'], ['lottery', '--lr', 'x']):\n"
+            "    try:\n"
+            "        main(argv)\n"
+            "    except SystemExit:\n"
+            "        pass\n"
+            "heavy = ('sklearn', 'scipy', 'pandas', 'matplotlib', 'tqdm', 'mlxtend', 'joblib')\n"
+            "print(sorted({m.split('.')[0] for m in sys.modules} & set(heavy)))\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == "[]"
+
+
+def test_print_config_prints_a_sweep_file_that_runs_the_same_configuration(tmp_path, capsys):
+    """Every value resolved (the preset scaled to the data), in the sweep file's format: read
+    back, it is the configuration the command would have run; nothing is trained or made."""
+    from minilottery.config import LotteryConfig
+    from minilottery.recipe import prepare
+    from minilottery.sweep import load_sweep
+
+    argv = ["lottery", "--model", "lenet300", "--dataset", "digits", "--rate", "0.5",
+            "--reset", "rewind", "--layer-rates", "fc1=0.3", "--out", str(tmp_path / "run")]
+    code, out, err = run_cli(argv + ["--print-config"], capsys)
+    assert code == 0, err
+    assert not (tmp_path / "run").exists()
+    for line in ("lr = 0.0012", "batch_size = 60", "eval_every = ", "milestones = []",
+                 'controls = ["reinit"]', 'layer_rates = { "fc1" = 0.3 }', "rewind_iteration = "):
+        assert line in out.splitlines() or any(ln.startswith(line) for ln in out.splitlines())
+    path = tmp_path / "printed.toml"
+    path.write_text(out)
+    (run,) = load_sweep(path).expand()
+    expected, dataset = prepare(LotteryConfig(model="lenet300", dataset="digits", rate=0.5,
+                                              reset="rewind", layer_rates={"fc1": 0.3}))
+    assert run.config.resolved(len(dataset.y_train)) == expected
+
+
+def test_help_lists_every_fixed_choice_and_the_defaults_not_left_to_the_model(capsys):
+    from minilottery.cli.arguments import flag
+    from minilottery.schema import OPTIONS
+
+    code, out, _ = run_cli(["lottery", "--help"], capsys)
+    assert code == 0
+    text = " ".join(out.split())
+    for option in OPTIONS.values():
+        for choice in option.choices or ():
+            assert re.search(rf"{flag(option.name)} [^ ]*\b{choice}\b", text), (option.name,
+                                                                               choice)
+    for piece in ("--lr LR learning rate (default: the model's preset; lenet300: 0.0012)",
+                  "--batch-size BATCH_SIZE examples per iteration (default: the model's "
+                  "preset; lenet300: 60)", "--print-config", "(default: reinit)"):
+        assert piece in text

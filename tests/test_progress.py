@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 
 import pytest
 from cli_runner import run_cli
@@ -19,6 +21,12 @@ from minilottery.runner import RunContext
 
 TINY = ["--model", "lenet300", "--dataset", "digits", "--width", "0.1", "--iterations", "40",
         "--eval-every", "20"]
+
+
+def as_terminal(monkeypatch):
+    """stderr taken for a terminal, where tqdm draws its bars (disable=None); called in the
+    test's body, where capsys has put its stream in place."""
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
 
 
 
@@ -49,7 +57,8 @@ def test_lines_go_to_log_without_bars(capsys):
     assert out == "" and err == ""
 
 
-def test_overall_line_on_stderr(capsys):
+def test_overall_line_on_stderr(capsys, monkeypatch):
+    as_terminal(monkeypatch)
     with RunProgress([10, 10, 10], done=1, bars=True) as progress:
         progress.finished()
         progress.write("a line that stays")
@@ -67,7 +76,8 @@ def test_round_line_names_density_accuracies_and_controls():
         "96.90% at the end; random prune 95.20% / 95.00%")
 
 
-def test_lottery_reports_each_round_and_the_whole_run(tmp_path, capsys):
+def test_lottery_reports_each_round_and_the_whole_run(tmp_path, capsys, monkeypatch):
+    as_terminal(monkeypatch)
     code, out, err = run_cli(["lottery", *TINY, "--rounds", "2", "--out",
                               str(tmp_path / "run")], capsys)
     assert code == 0, err
@@ -96,12 +106,38 @@ def test_lottery_reports_each_round_and_the_whole_run(tmp_path, capsys):
     assert "trainings 5/7" in err and "trainings 7/7" in err
 
 
-def test_no_progress_keeps_the_round_lines_and_draws_no_bar(tmp_path, capsys):
+def test_no_progress_keeps_the_round_lines_and_draws_no_bar(tmp_path, capsys, monkeypatch):
+    as_terminal(monkeypatch)
     code, out, err = run_cli(["lottery", *TINY, "--rounds", "1", "--no-progress", "--out",
                               str(tmp_path / "run")], capsys)
     assert code == 0, err
     assert "round 0:" in out and "round 1:" in out
+    assert "trained" not in out
     assert err == ""
+
+
+def test_output_to_a_file_has_no_bar_and_a_plain_line_per_training(tmp_path):
+    """``minilottery lottery > log 2>&1``: no carriage return, no cursor move; each training
+    leaves one line (what, density, accuracy, time), then the round's line."""
+    log = tmp_path / "log"
+    with open(log, "wb") as handle:
+        done = subprocess.run([sys.executable, "-m", "minilottery", "lottery", *TINY,
+                               "--rounds", "1", "--out", str(tmp_path / "run")],
+                              stdout=handle, stderr=subprocess.STDOUT, timeout=300)
+    text = log.read_bytes()
+    assert done.returncode == 0, text
+    assert b"\r" not in text and b"\x1b[" not in text
+    lines = text.decode().splitlines()
+    trained = [line for line in lines if line.startswith("trained ")]
+    assert [re.sub(r"\d+\.\d\d%|\d+ s\b|~\S+", "#", line) for line in trained] == [
+        "trained round 0 (100.0%): test accuracy # at early stop, # at the end, # "
+        "(training 1/3, # left)",
+        "trained round 1 (80.4%): test accuracy # at early stop, # at the end, # "
+        "(training 2/3, # left)",
+        "trained reinit (80.4%): test accuracy # at early stop, # at the end, # "
+        "(training 3/3)"]
+    assert lines.index(trained[0]) < lines.index(next(ln for ln in lines
+                                                      if ln.startswith("round 0:")))
 
 
 def test_run_lottery_from_python_logs_where_asked(tmp_path, capsys):

@@ -142,7 +142,7 @@ def test_run_directory_open_and_refuse(tmp_path):
     (tmp_path / "other" / "notes.txt").write_text("mine")
     with pytest.raises(ConfigMismatchError, match="not empty and holds no results.json"):
         RunDirectory(tmp_path / "other").open({}, {})
-    with pytest.raises(FileNotFoundError, match="checkpoint round_07.npz missing"):
+    with pytest.raises(runs.DamagedFileError, match=r"checkpoints/round_07.npz: missing; "):
         directory.load_checkpoint("round_07")
     with pytest.raises(FileNotFoundError, match="no results.json"):
         RunDirectory(tmp_path / "other").load_results()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import shutil
 
 import numpy as np
@@ -299,3 +300,27 @@ def test_plot_on_a_sweep_draws_the_aggregate(local_sweep, tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "reset=init" in printed and "early-stop acc %" in printed
 
+
+
+def test_the_table_names_each_reset_s_own_rounds_rightly():
+    """reset=reinit rows were labelled "ticket": a reinit run has no winning ticket."""
+    from minilottery.sweep.aggregate import aggregate_runs
+    from minilottery.tables import aggregate_table
+
+    def record(index):
+        return {"round": index, "density": 0.8 ** index, "early_stop_test_accuracy": 0.9,
+                "final_test_accuracy": 0.9, "early_stop_iteration": 10}
+
+    resets = {"init": {"reset": "init"}, "rewind": {"reset": "rewind", "rewind_iteration": 5},
+              "reinit": {"reset": "reinit"}}
+    manifest = {"runs": [{"name": f"reset={r}", "varied": {"reset": r}} for r in resets]}
+    results = {f"reset={r}": {"config": config, "rounds": [record(0), record(1)],
+                              "controls": {"reinit": [record(1)]}}
+               for r, config in resets.items()}
+    rows = aggregate_runs(manifest, results)
+    labels = {tuple(re.split(r"\s{2,}", line)[:2])
+              for line in aggregate_table(rows).splitlines()[2:]}
+    assert labels == {("reset=init", "ticket"), ("reset=init", "reinit"),
+                      ("reset=rewind", "ticket (rewind to iteration 5)"),
+                      ("reset=rewind", "reinit"),
+                      ("reset=reinit", "IMP, reinit"), ("reset=reinit", "reinit")}

@@ -8,6 +8,7 @@ in 200 iterations, which takes seconds.
 from __future__ import annotations
 
 import dataclasses
+import sys
 
 import numpy as np
 import pytest
@@ -175,13 +176,16 @@ def test_huge_learning_rate_diverges_finitely_and_training_completes(digits):
     assert result.final_test_accuracy < 0.5  # and learned nothing useful
 
 
-def test_progress_false_prints_nothing(digits, capfd):
+def test_progress_false_prints_nothing(digits, capfd, monkeypatch):
     run(digits, 12, eval_every=6, progress=False)
     out, err = capfd.readouterr()
     assert out == "" and err == ""
+    run(digits, 12, eval_every=6, progress=True)  # stderr is not a terminal: no bar
+    assert capfd.readouterr() == ("", "")
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
     run(digits, 12, eval_every=6, progress=True)
     _, err = capfd.readouterr()
-    assert err != ""  # the capture works: the bar does appear when asked for
+    assert err != ""  # the capture works: the bar does appear on a terminal
 
 
 @pytest.mark.parametrize("kwargs, match", [

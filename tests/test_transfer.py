@@ -252,7 +252,8 @@ def test_source_checkpoint_missing(lenet_source, tmp_path):
     copy = tmp_path / "partial"
     shutil.copytree(lenet_source, copy)
     (copy / "checkpoints" / "round_01.npz").unlink()
-    with pytest.raises(ValueError, match="round_01.npz is missing"):
+    with pytest.raises(ValueError, match=r"checkpoints/round_01.npz: missing; run the same "
+                       "`minilottery lottery`"):
         load_source(copy)
 
 

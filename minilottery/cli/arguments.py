@@ -20,8 +20,10 @@ from ..schema import OPTIONS, Option, options_of
 
 ALIASES = {"controls": ("--control",), "layer_rates": ("--layer-rate",),
            "target_dir": ("--target-run",)}
-METAVARS = {"resize": "HxW"}
-GROUP_TITLES = {"data": "model and data", "training": "training (default: the model's preset)",
+METAVARS = {"resize": "HxW", "rewind_iteration": "K|FRACTION|auto"}
+GROUP_TITLES = {"data": "model and data",
+                "training": "training (default: the model's preset, scaled to the dataset; "
+                            "--print-config shows every value resolved)",
                 "pruning": "pruning (default: the model's preset)",
                 "transfer": "transfer (default: the source's)", "analysis": "analysis"}
 
@@ -74,8 +76,9 @@ def add_config_arguments(parser: argparse.ArgumentParser, groups=("data", "train
                 continue
             metavar = ("NAME=RATE,..." if option.mapping else
                        "A,B,..." if option.sequence else None)
-            if option.choices and not option.sequence and option.choices != ("auto",):
-                metavar = "{" + ",".join(option.choices) + "}"
+            if option.choices and option.choices != ("auto",):
+                metavar = "{" + ",".join(option.choices) + "}" + (",..." if option.sequence
+                                                                  else "")
             metavar = option.metavar or METAVARS.get(option.name, metavar)
             group.add_argument(flag(option.name), *ALIASES.get(option.name, ()),
                                dest=option.name, type=_parser_of(option), default=None,
@@ -85,13 +88,29 @@ def add_config_arguments(parser: argparse.ArgumentParser, groups=("data", "train
 
 
 def _help(option: Option) -> str | None:
-    """The field's help, and its default when it has one the help does not say."""
+    """The field's help, and its default when it has one the help does not say: its value,
+    or where it comes from (the model's preset, with the default model's value)."""
+    from ..config import DERIVED_FROM, LotteryConfig
+    from ..presets import get_preset
+
     text = option.help
     default = option.default
+    model = LotteryConfig.model  # the default model, whose preset --help can name
     if default not in (None, (), {}, "") and "default" not in text and not option.required:
         shown = ",".join(map(str, default)) if isinstance(default, tuple) else default
         text = f"{text} (default: {shown})" if text else f"default: {shown}"
-    return text or None
+    elif OPTIONS.get(option.name) is option and option.name in DERIVED_FROM and (
+            "default" not in text):  # a LotteryConfig field (transfer's lr is the source's)
+        source = DERIVED_FROM[option.name]
+        preset = get_preset(model)
+        if source == "--model's preset":
+            text += f" (default: the model's preset; {model}: {getattr(preset, option.name)})"
+        elif source == "--iterations":
+            text += " (default: the preset's, scaled to --iterations)"
+        elif source.startswith("--rate"):
+            text += (f" (default: from --rate, else the model's preset; {model}: "
+                     f"{getattr(preset, option.name)})")
+    return text.strip() or None
 
 
 def add_common(parser: argparse.ArgumentParser) -> None:

@@ -26,6 +26,10 @@ def register(commands) -> None:
                     "the reinit control, in a few minutes on a laptop.")
     add_config_arguments(parser, ("data", "training", "pruning"))
     parser.add_argument("--out", default=None, help="run directory (resumed if it exists)")
+    parser.add_argument("--print-config", action="store_true",
+                        help="print the configuration that would run, every value resolved "
+                             "(the preset scaled to the dataset), as a sweep file to edit and "
+                             "run with `minilottery sweep FILE --out DIR`; train nothing")
     seeds = parser.add_argument_group("several seeds")
     seeds.add_argument("--seeds", type=int, default=1, metavar="N",
                        help="run N seeds (--seed, --seed + 1, ...), each in OUT/seed=S, and "
@@ -54,6 +58,8 @@ def run(args) -> int:
         raise ValueError(f"--jobs: got {args.jobs}, expected a number of processes >= 1")
     resolve_dataset(args)
     config = config_from_args(args)
+    if args.print_config:
+        return print_config(config)
     if args.seeds > 1:
         return run_seeds(args, config)
     from ..plots import plot_run
@@ -73,6 +79,19 @@ def run(args) -> int:
     results = lottery.run()
     print(rounds_table(results))
     print(f"results: {out / 'results.json'}; plots: {out}/*.png")
+    return 0
+
+
+def print_config(config) -> int:
+    """--print-config: the resolved configuration as a sweep file of one run."""
+    from ..recipe import prepare
+    from ..sweep import sweep_file_text
+
+    resolved, dataset = prepare(config)
+    print(sweep_file_text(resolved, (
+        f"minilottery lottery: {resolved.model} on {resolved.dataset} "
+        f"({len(dataset.y_train):,} training images), every value resolved.\n"
+        "Edit it, then run it: minilottery sweep FILE --out DIR")), end="")
     return 0
 
 

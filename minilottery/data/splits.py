@@ -9,7 +9,6 @@ left, and ``max_train`` keeps a stratified subset of the training split.
 from __future__ import annotations
 
 import numpy as np
-from sklearn.model_selection import train_test_split
 
 from ..checks import check_fraction
 from .sources import Source
@@ -46,6 +45,9 @@ def stratified_take(labels: np.ndarray, count: int, seed: int,
     positions = np.arange(len(labels))
     if count == 0:
         return positions, positions[:0]
+    # scikit-learn takes a second to import: only a command that loads data pays for it
+    from sklearn.model_selection import train_test_split
+
     try:
         kept, taken = train_test_split(positions, test_size=count, stratify=labels,
                                        random_state=seed, shuffle=True)

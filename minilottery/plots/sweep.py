@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..config import CONTROLS as CONTROL_NAMES
 from ..sweep.aggregate import (
     BANDS,
     CSV_FILE,
@@ -32,8 +33,9 @@ def series_for(rows: list[dict], curve: str, band: str = "std") -> dict[str, dic
         network = LABELS.get(row["network"], row["network"].replace("_", " "))
         if len(groups) == 1:
             label = network
-        else:  # the ticket of each group is named by the group (reset=init, reset=reinit)
-            label = row["group"] if row["network"] == "ticket" else f"{row['group']}: {network}"
+        else:  # a group's own rounds are named by the group (reset=init, reset=reinit)
+            own = row["network"] not in CONTROL_NAMES
+            label = row["group"] if own else f"{row['group']}: {network}"
         curve_data = series.setdefault(label, {"density": [], "mean": []} | (
             {"std": []} if band == "std" else {"low": [], "high": []}))
         curve_data["density"].append(row["density"])

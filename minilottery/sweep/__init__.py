@@ -2,7 +2,14 @@
 
 from .aggregate import aggregate_runs, read_sweep, reduce
 from .execute import SWEEP_FILE, SweepReport, execute_run, execution, run_is_finished, run_sweep
-from .spec import SweepRun, SweepSpec, load_sweep, run_name, spec_from_options
+from .spec import (
+    SweepRun,
+    SweepSpec,
+    load_sweep,
+    run_name,
+    spec_from_options,
+    sweep_file_text,
+)
 
 __all__ = [
     "SWEEP_FILE",
@@ -19,4 +26,5 @@ __all__ = [
     "run_name",
     "run_sweep",
     "spec_from_options",
+    "sweep_file_text",
 ]

@@ -4,7 +4,8 @@ Frankle & Carbin (arXiv 1803.03635) draw each curve as the average of five
 trials with error bars from the minimum to the maximum; Morcos et al.
 (arXiv 1906.02773) shade mean +- standard deviation. Runs of a sweep that
 differ only in ``seed`` form one group (named by the other varied fields,
-``reset=init``); for each group, network (the ticket and each control) and
+``reset=init``); for each group, network (the run's own rounds, named by its
+reset: the ticket, a late-reset ticket, or IMP with reinit; and each control) and
 round, every curve is reduced over the seeds that reached that round:
 
     mean = sum(v) / n,  std = sqrt(sum((v - mean)^2) / (n - 1))  (0 for one seed),
@@ -64,10 +65,22 @@ def group_of(varied: dict) -> dict:
     return {k: v for k, v in varied.items() if k != "seed"}
 
 
+def pruned_network(config: dict) -> str:
+    """What a run's own rounds are, by its reset: "ticket" (reset to iteration 0), "ticket
+    (rewind to iteration k)", or "IMP, reinit" (pruned, then fresh random weights: no
+    ticket, the control as an IMP run of its own)."""
+    reset = config.get("reset") or "init"
+    if reset == "rewind":
+        k = config.get("rewind_iteration")
+        return "ticket (rewind)" if k is None else f"ticket (rewind to iteration {k:g})"
+    return "IMP, reinit" if reset == "reinit" else "ticket"
+
+
 def network_rounds(results: dict) -> dict[str, dict[int, dict]]:
-    """network ("ticket", "reinit", ...) -> round -> record; controls share round 0."""
+    """network (``pruned_network``, then "reinit", ...) -> round -> record; controls share
+    round 0."""
     ticket = {r["round"]: r for r in results["rounds"]}
-    out = {"ticket": ticket}
+    out = {pruned_network(results.get("config") or {}): ticket}
     for name, records in (results.get("controls") or {}).items():
         control = {r["round"]: r for r in records}
         if 0 in ticket:

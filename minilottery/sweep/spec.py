@@ -179,6 +179,29 @@ def load_sweep(path) -> SweepSpec:
     return SweepSpec.from_dict(data, f"sweep file {path.name}")
 
 
+def _toml(value) -> str:
+    """A value of a LotteryConfig field as TOML: strings, numbers, arrays, inline tables."""
+    if isinstance(value, str):
+        return json.dumps(value)  # a JSON string is a TOML basic string
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
+    if isinstance(value, dict):
+        items = ", ".join(f"{json.dumps(k)} = {_toml(v)}" for k, v in value.items())
+        return "{ " + items + " }" if items else "{}"
+    return repr(value)
+
+
+def sweep_file_text(config: LotteryConfig, comment: str = "") -> str:
+    """``config`` as a sweep file of one run ([base], every field that is set), which
+    ``load_sweep`` reads back to the same configuration; ``comment`` lines go on top."""
+    lines = [f"# {line}".rstrip() for line in comment.splitlines()]
+    lines.append("[base]")
+    for name, value in config.to_dict().items():
+        if value is not None:  # TOML has no null: a field not written is the default (None)
+            lines.append(f"{name} = {_toml(value)}")
+    return "\n".join(lines) + "\n"
+
+
 # -- FIELD=VALUE on the command line ------------------------------------------------------
 
 def split_values(text: str) -> list[str]:
