@@ -30,6 +30,7 @@ from dataclasses import replace
 import numpy as np
 
 from .config import LotteryConfig
+from .cost import annotate_costs, dense_layer_costs
 from .data import Dataset
 from .models import build_like
 from .progress import round_line
@@ -86,6 +87,9 @@ class LotteryRun(ResumableRun):
         self.results["config"] = c.to_dict()
         # The figures name layers by their shapes (fc1 784x300); older runs gain them here
         self.results["meta"].setdefault("weight_shapes", self._weight_shapes())
+        # Each layer's weights and MACs: the cost of every round and control (cost.py)
+        self.results["meta"].setdefault(
+            "layer_costs", dense_layer_costs(self.model, self.dataset.input_shape))
 
     @property
     def auto(self) -> bool:
@@ -209,6 +213,7 @@ class LotteryRun(ResumableRun):
         for name, control in controls.items():
             self.results["controls"][name].append(control)
         self.results["meta"]["seconds_last_round"] = time.perf_counter() - started
+        annotate_costs(self.results)
         return round_line(record, controls)
 
     def _controls(self, round_index: int, masks, start_state) -> dict[str, dict]:
@@ -226,7 +231,7 @@ class LotteryRun(ResumableRun):
         return out
 
     def finish(self) -> dict:
-        return self.results
+        return annotate_costs(self.results)  # a run stored before costs were recorded
 
 
 def run_lottery(config: LotteryConfig, out_dir, *, dataset: Dataset | None = None,

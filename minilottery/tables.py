@@ -158,3 +158,43 @@ def aggregate_table(rows: list[dict]) -> str:
     headers = ["group", "network", "round", "remaining %", "early-stop acc %",
                "min-max %", "final acc %", "early-stop iter", "seeds"]
     return format_table(headers, table, "llrrrrrrr")
+
+
+def _flops(value: float | None, unit: float) -> str:
+    return "" if value is None else f"{value / unit:.3g}"
+
+
+def cost_table(results: dict) -> str:
+    """Per round: compression, inference MFLOPs (dense-equivalent, zeros skipped), and the
+    training TFLOPs of the ticket (its search, its own training, the sum) and of each
+    control; the early-stop accuracies beside them. Records without a ``cost`` are blank
+    (cost.annotate_costs adds it)."""
+    controls = {name: {r["round"]: r for r in rounds}
+                for name, rounds in results.get("controls", {}).items() if rounds}
+    headers = ["round", "remaining %", "compression x", "inference MFLOPs",
+               "sparse MFLOPs", "search TFLOPs", "train TFLOPs", "total TFLOPs", "acc %"]
+    for name in controls:
+        headers += [f"{name} total TFLOPs", f"{name} acc %"]
+    rows = []
+    for r in results["rounds"]:
+        cost = r.get("cost") or {}
+        row = [r["round"], percent(r["density"]),
+               "" if not cost else f"{cost['compression']:.1f}",
+               _flops(cost.get("inference_flops"), 1e6),
+               _flops(cost.get("inference_flops_sparse"), 1e6),
+               _flops(cost.get("search_flops"), 1e12), _flops(cost.get("training_flops"), 1e12),
+               _flops(cost.get("total_flops"), 1e12), percent(r["early_stop_test_accuracy"], 2)]
+        for by_round in controls.values():
+            control = by_round.get(r["round"])
+            row += ([_flops((control.get("cost") or {}).get("total_flops"), 1e12),
+                     percent(control["early_stop_test_accuracy"], 2)] if control else ["", ""])
+        rows.append(row)
+    return format_table(headers, rows) + "\n" + COST_KEY
+
+
+COST_KEY = (
+    "FLOPs = 2 x the multiply-adds of the Linear and Conv2d layers (minilottery/cost.py). "
+    "inference: one example, every weight;\nsparse: zeros skipped. search: the trainings "
+    "whose weights chose the mask; train: this network's own training\n(3 x the sparse "
+    "forward a step, x batch x iterations); total: search + train. acc: test accuracy at "
+    "early stop.")
