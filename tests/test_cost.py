@@ -141,6 +141,6 @@ def test_a_lottery_run_records_the_cost_of_every_round_and_control(tmp_path):
     assert ticket["cost"]["search_flops"] == results["rounds"][0]["cost"]["training_flops"]
     assert all("cost" in r for rs in results["controls"].values() for r in rs)
     table = cost_table(results)
-    assert "total TFLOPs" in table and "reinit total TFLOPs" in table
+    assert "total GFLOPs" in table and "reinit total GFLOPs" in table
     stored = RunDirectory(tmp_path / "run").load_results()
     assert stored["rounds"][1]["cost"] == ticket["cost"]

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from matplotlib.ticker import NullFormatter
+
 from .base import (
     STYLES,
     network_label,
@@ -31,8 +33,9 @@ def build_cost(results, key: str = "early_stop_test_accuracy"):
     figure, axes = new_figure(len(COST_AXES), width=4.6)
     for ax, (measure, label) in zip(axes, COST_AXES.items(), strict=True):
         for name, records in networks(results).items():
-            points = sorted((r["cost"][measure], 100 * r[key]) for r in records
-                            if r.get("cost") and r.get(key) is not None)
+            # in round order: a line from the dense network to the sparsest
+            points = [(r["cost"][measure], 100 * r[key]) for r in records
+                      if r.get("cost") and r.get(key) is not None]
             if not points:
                 continue
             style = {k: v for k, v in STYLES.get(name, {"marker": "o"}).items()
@@ -40,6 +43,7 @@ def build_cost(results, key: str = "early_stop_test_accuracy"):
             ax.plot(*zip(*points, strict=True), label=network_label(name, results),
                     markersize=5, **style)
         ax.set_xscale("log")
+        ax.xaxis.set_minor_formatter(NullFormatter())  # decades only: no overlapping labels
         ax.set(xlabel=label, ylabel="test accuracy at early stop (%)")
         ax.grid(alpha=0.3, which="both")
     axes[0].legend(fontsize=8)
