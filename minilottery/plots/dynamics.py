@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from matplotlib.ticker import NullFormatter
+
 from .base import format_density_axis, new_figure, save_figure
 
 
@@ -64,7 +66,8 @@ def plot_early_bird(results: dict, path) -> Path:
         label = f"round {key}"
         if int(key) in by_round:
             label += f" ({100 * by_round[int(key)]['density']:.1f}%)"
-        ax.plot(masks_at[:len(d)], [100 * v for v in d], marker=".", color=f"C{index}",
+        # from the second mask on: a queue of one mask has no distance yet
+        ax.plot(masks_at[1:len(d)], [100 * v for v in d[1:]], marker=".", color=f"C{index}",
                 label=label)
         if target["found"]:
             ax.axvline(target["iteration"], color=f"C{index}", ls=":", lw=1)
@@ -76,9 +79,9 @@ def plot_early_bird(results: dict, path) -> Path:
     ax.grid(alpha=0.3)
     ax = axes[1]
     imp = {r["round"]: r for r in results["source"]}
-    for name, records, marker in (("early-bird ticket", results["rounds"], "o"),
-                                  ("IMP ticket", [imp[r["round"]] for r in results["rounds"]],
-                                   "s")):
+    for name, records, marker, offset in (
+            ("early-bird ticket", results["rounds"], "o", (4, 4)),
+            ("IMP ticket", [imp[r["round"]] for r in results["rounds"]], "s", (4, -10))):
         points = [(r["cost"]["total_flops"], 100 * r["early_stop_test_accuracy"],
                    100 * r["density"]) for r in records if r.get("cost")]
         if not points:
@@ -86,8 +89,9 @@ def plot_early_bird(results: dict, path) -> Path:
         ax.plot([p[0] for p in points], [p[1] for p in points], marker=marker, label=name)
         for x, y, d in points:
             ax.annotate(f"{d:.1f}%", (x, y), fontsize=7, textcoords="offset points",
-                        xytext=(4, 4))
+                        xytext=offset)
     ax.set_xscale("log")
+    ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set(xlabel="training FLOPs to obtain it (search + own training)",
            ylabel="test accuracy at early stop (%)", title="accuracy against cost")
     ax.legend(fontsize=8)
