@@ -244,3 +244,24 @@ def early_bird_table(results: dict) -> str:
                           "IMP %", "early-bird GFLOPs", "IMP GFLOPs", "IMP / EB cost"], rows)
             + f"\nsearch stopped at iteration {search.get('stopped_at')}; accuracies: test, at "
               "early stop; GFLOPs: search + own training (cost.py)")
+
+
+def sanity_table(results: dict) -> str:
+    """Per round: each variant's early-stop test accuracy, mean ± std over the seeds."""
+    from .experiments.sanity import VARIANTS, sanity_summary
+
+    rows = sanity_summary(results)
+    by = {(r["round"], r["variant"]): r for r in rows}
+    rounds = sorted({r["round"] for r in rows})
+    table = []
+    for round_index in rounds:
+        found = by.get((round_index, "as_found")) or next(
+            r for r in rows if r["round"] == round_index)
+        table.append([round_index, percent(found["density"], 2)]
+                     + [_mean_std(by.get((round_index, v)), digits=2) for v in VARIANTS]
+                     + [found["n"]])
+    return (format_table(["round", "density %"] + [f"{v} %" for v in VARIANTS] + ["seeds"],
+                         table)
+            + f"\n{results['config']['method']} masks; test accuracy at early stop, mean ± std "
+              "over seeds; shuffled: per layer, same counts; random: the same overall "
+              "density in every layer")

@@ -20,6 +20,7 @@ from . import (
     mask_dynamics,
     plot,
     prune_at_init,
+    sanity,
     stability,
     supermask,
     sweep,
@@ -29,7 +30,7 @@ from . import (
 from .arguments import ArgumentParser
 
 COMMANDS = (train, lottery, stability, prune_at_init, supermask, transfer, sweep, plot, fetch,
-            mask_dynamics, early_bird)
+            mask_dynamics, early_bird, sanity)
 # The errors a user's input causes: reported in one line, never as a traceback
 USER_ERRORS = (ValueError, KeyError, FileNotFoundError, NotADirectoryError, ImportError,
                FloatingPointError)

@@ -99,3 +99,24 @@ def plot_early_bird(results: dict, path) -> Path:
     figure.suptitle("Early-bird tickets (You et al. 2020): magnitude masks during one dense "
                     "training, labelled by weights remaining", fontsize="medium")
     return save_figure(figure, Path(path))
+
+
+def plot_sanity(results: dict, path) -> Path:
+    """sanity.png: each variant's early-stop test accuracy against density, mean and a band
+    of one standard deviation over the seeds."""
+    from ..experiments.sanity import sanity_summary
+    from .base import draw_series
+
+    series: dict[str, dict] = {}
+    for row in sanity_summary(results):
+        curve = series.setdefault(row["variant"].replace("_", " "),
+                                  {"density": [], "mean": [], "std": []})
+        for key in ("density", "mean", "std"):
+            curve[key].append(row[key])
+    figure, (ax,) = new_figure(width=6.5, height=4.5)
+    draw_series(ax, series)
+    ax.set(xlabel="weights remaining (%)", ylabel="test accuracy at early stop (%)")
+    seeds = max(r["seed"] for r in results["records"]) + 1
+    ax.set_title(f"sanity checks of {results['config']['method']} masks (Frankle et al. "
+                 f"2021), {seeds} seeds", fontsize="medium")
+    return save_figure(figure, Path(path))
