@@ -7,6 +7,7 @@ and returns text; nothing here trains or writes.
 from __future__ import annotations
 
 import math
+import statistics
 from collections.abc import Sequence
 
 
@@ -246,11 +247,29 @@ def early_bird_table(results: dict) -> str:
               "early stop; GFLOPs: search + own training (cost.py)")
 
 
+def sanity_summary(results: dict, key: str = "early_stop_test_accuracy") -> list[dict]:
+    """One row per (round, variant): density, mean and standard deviation of ``key`` over
+    the seeds, and their count."""
+    groups: dict[tuple[int, str], list[dict]] = {}
+    for r in results["records"]:
+        groups.setdefault((r["round"], r["variant"]), []).append(r)
+    rows = []
+    order = list(dict.fromkeys(r["variant"] for r in results["records"]))  # as run
+    for (round_index, variant), records in sorted(
+            groups.items(), key=lambda item: (item[0][0], order.index(item[0][1]))):
+        values = [float(r[key]) for r in records]
+        rows.append({"round": round_index, "variant": variant,
+                     "density": statistics.fmean(r["density"] for r in records),
+                     "mean": statistics.fmean(values),
+                     "std": statistics.stdev(values) if len(values) > 1 else 0.0,
+                     "n": len(values)})
+    return rows
+
+
 def sanity_table(results: dict) -> str:
     """Per round: each variant's early-stop test accuracy, mean ± std over the seeds."""
-    from .experiments.sanity import VARIANTS, sanity_summary
-
     rows = sanity_summary(results)
+    variants = list(dict.fromkeys(r["variant"] for r in rows))
     by = {(r["round"], r["variant"]): r for r in rows}
     rounds = sorted({r["round"] for r in rows})
     table = []
@@ -258,9 +277,9 @@ def sanity_table(results: dict) -> str:
         found = by.get((round_index, "as_found")) or next(
             r for r in rows if r["round"] == round_index)
         table.append([round_index, percent(found["density"], 2)]
-                     + [_mean_std(by.get((round_index, v)), digits=2) for v in VARIANTS]
+                     + [_mean_std(by.get((round_index, v)), digits=2) for v in variants]
                      + [found["n"]])
-    return (format_table(["round", "density %"] + [f"{v} %" for v in VARIANTS] + ["seeds"],
+    return (format_table(["round", "density %"] + [f"{v} %" for v in variants] + ["seeds"],
                          table)
             + f"\n{results['config']['method']} masks; test accuracy at early stop, mean ± std "
               "over seeds; shuffled: per layer, same counts; random: the same overall "

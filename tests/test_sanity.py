@@ -15,13 +15,12 @@ from minilottery.experiments.sanity import (
     SanityRun,
     imp_scores,
     run_sanity,
-    sanity_summary,
     uniform_random_masks,
 )
 from minilottery.lottery import run_lottery
 from minilottery.mask_ops import keep_largest
 from minilottery.stored_run import StoredRun
-from minilottery.tables import sanity_table
+from minilottery.tables import sanity_summary, sanity_table
 
 
 @pytest.fixture(scope="module")

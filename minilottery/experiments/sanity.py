@@ -221,20 +221,3 @@ def run_sanity(options: SanityOptions, out_dir, *, dataset: Dataset | None = Non
     context = RunContext(dataset, backend, progress, log)
     return SanityRun(options, out_dir, context=context).run()
 
-
-def sanity_summary(results: dict, key: str = "early_stop_test_accuracy") -> list[dict]:
-    """One row per (round, variant): density, mean and standard deviation of ``key`` over
-    the seeds, and their count."""
-    groups: dict[tuple[int, str], list[dict]] = {}
-    for r in results["records"]:
-        groups.setdefault((r["round"], r["variant"]), []).append(r)
-    rows = []
-    for (round_index, variant), records in sorted(
-            groups.items(), key=lambda item: (item[0][0], VARIANTS.index(item[0][1]))):
-        values = np.array([r[key] for r in records], dtype=np.float64)
-        rows.append({"round": round_index, "variant": variant,
-                     "density": float(np.mean([r["density"] for r in records])),
-                     "mean": float(values.mean()),
-                     "std": float(values.std(ddof=1)) if len(values) > 1 else 0.0,
-                     "n": len(values)})
-    return rows

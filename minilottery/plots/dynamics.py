@@ -104,7 +104,7 @@ def plot_early_bird(results: dict, path) -> Path:
 def plot_sanity(results: dict, path) -> Path:
     """sanity.png: each variant's early-stop test accuracy against density, mean and a band
     of one standard deviation over the seeds."""
-    from ..experiments.sanity import sanity_summary
+    from ..tables import sanity_summary
     from .base import draw_series
 
     series: dict[str, dict] = {}
