@@ -133,3 +133,14 @@ def test_mask_dynamics_of_a_run_and_of_a_pair(source):
     assert digest(source) == before
     with pytest.raises(ValueError, match="runs: got none"):
         mask_dynamics([])
+
+
+def test_a_search_with_no_mask_in_its_training_uses_the_weights_at_the_end(source, tmp_path):
+    # every 100 iterations in a 40-iteration training: the magnitude mask of the end
+    options = EarlyBirdOptions(source=str(source), rounds=(1,), every=100)
+    results = run_early_bird(options, tmp_path / "eb", progress=False, log=None)
+    assert results["search"] == {"stopped_at": 40, "iterations": [],
+                                 "targets": {"1": {"found": False, "iteration": 40,
+                                                   "distances": []}}}
+    # the search replays round 0: its end is round 0's trained weights, whose mask is round 1's
+    assert results["rounds"][0]["distance_to_imp"] == 0.0

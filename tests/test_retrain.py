@@ -109,3 +109,13 @@ def test_bad_modes_are_refused(tmp_path):
         LotteryConfig(**{**BASE, "retrain": "rewind"}).resolved(1000)
     with pytest.raises(ValueError, match="retrain: got 'lr' with reset 'reinit'"):
         LotteryConfig(**{**BASE, "retrain": "lr", "reset": "reinit"}).resolved(1000)
+
+
+@pytest.mark.parametrize("name", ["sweep_retrain.toml", "sweep_retrain_conv.toml"])
+def test_the_retraining_sweeps_of_the_examples_load(name):
+    from pathlib import Path
+
+    from minilottery.sweep import load_sweep
+
+    runs = load_sweep(Path(__file__).resolve().parents[1] / "examples" / name).expand()
+    assert {run.config.retrain for run in runs} == {"weights", "lr", "finetune"}
