@@ -28,6 +28,7 @@ STRATEGIES = ("iterative", "oneshot")
 SCOPES = ("layer", "global")
 RESETS = ("init", "rewind", "reinit")
 CONTROLS = ("reinit", "random_prune")
+RETRAIN_MODES = ("weights", "lr", "finetune")
 OPTIMIZER_NAMES = tuple(optim.OPTIMIZERS)
 GROUPS = ("data", "training", "pruning")
 # What ``resolved`` fills a field left as None from: the option(s) it is derived from
@@ -131,6 +132,11 @@ class LotteryConfig:
     controls: tuple[str, ...] = option(None, "pruning", "controls trained at each density "
                                        "('none' for none)", CONTROLS,
                                        factory=lambda: ("reinit",))
+    # Renda et al. 2020 (arXiv 2003.02389): what a pruned round retrains from
+    retrain: str = option("weights", "pruning", "weights: reset the weights (--reset) and the "
+                          "schedule to k; lr: keep the trained weights, replay the schedule "
+                          "from k; finetune: keep the trained weights, train at the final "
+                          "learning rate; all train T - k iterations", RETRAIN_MODES)
 
     def load_data(self) -> Dataset:
         """The dataset this configuration trains on."""
@@ -189,6 +195,11 @@ class LotteryConfig:
         check_choice("optimizer", self.optimizer, OPTIMIZER_NAMES)
         for control in self.controls:
             check_choice("controls", control, CONTROLS)
+        check_choice("retrain", self.retrain, RETRAIN_MODES)
+        if self.retrain != "weights" and self.reset == "reinit":
+            raise ValueError(f"retrain: got {self.retrain!r} with reset 'reinit', expected "
+                             "reset init (k = 0) or rewind (k = --rewind-iteration): "
+                             f"{self.retrain!r} keeps the trained weights")
         if self.rate == 0:
             raise ValueError("rate: got 0, expected a fraction in (0, 1): a rate of 0 prunes "
                              "nothing (give a layer rate of 0 to leave one layer unpruned)")
@@ -246,8 +257,23 @@ class LotteryConfig:
         fraction = self.rate if self.rate is not None else max(rates.values())
         return global_rates(rates, fraction), fraction
 
+    def final_lr(self) -> float:
+        """The learning rate of the last iteration of a resolved config's schedule (warmup
+        over, every milestone passed): the rate fine-tuning trains at."""
+        return optim.StepDecay(self.lr, self.milestones)(self.iterations - 1)
+
+    def retrain_config(self) -> LotteryConfig:
+        """The config a pruned round trains with: fine-tuning trains at the final learning
+        rate, with no warmup and no drop; the other modes with this config's schedule."""
+        if self.retrain != "finetune":
+            return self
+        return replace(self, lr=self.final_lr(), milestones=(), warmup=0)
+
     def to_dict(self) -> dict:
-        return asdict(self)
+        data = asdict(self)
+        if data["retrain"] == "weights":  # the default: runs made before the field match
+            del data["retrain"]
+        return data
 
     @classmethod
     def from_dict(cls, data: dict) -> LotteryConfig:

@@ -107,9 +107,41 @@ def network_cost(model: Module, input_shape: tuple[int, ...],
     inference FLOPs dense and sparse, training FLOPs per example-step dense and sparse,
     prunable weights, kept weights and compression (total / kept)."""
     costs = layer_costs(model, input_shape, masks)
-    macs = sum(c.macs for c in costs)
-    sparse = sum(c.sparse_macs for c in costs)
-    weights, kept = sum(c.weights for c in costs), sum(c.kept for c in costs)
+    table = {c.name: {"weights": c.weights, "macs": c.macs} for c in costs}
+    return density_cost(table, {c.name: c.density for c in costs})
+
+
+def training_flops(cost: Mapping[str, float], iterations: int, batch_size: int,
+                   sparse: bool = True) -> float:
+    """FLOPs of ``iterations`` steps of ``batch_size`` examples at ``cost``'s density."""
+    key = "training_flops_per_example_sparse" if sparse else "training_flops_per_example"
+    return float(cost[key]) * iterations * batch_size
+
+
+# -- the cost of every record of a run ---------------------------------------------------
+#
+# A lottery run keeps, in its meta, each prunable layer's weights and dense MACs per
+# example (``dense_layer_costs``). Every later cost is then a function of a record's
+# ``layer_density`` and ``iterations`` alone, so a run stored before costs were recorded
+# gets them too (``annotate_costs``) and nothing needs the model again.
+
+def dense_layer_costs(model: Module, input_shape: tuple[int, ...]) -> dict[str, dict]:
+    """name -> {"weights", "macs"} of every prunable layer of the dense ``model``."""
+    return {c.name: {"weights": c.weights, "macs": c.macs}
+            for c in layer_costs(model, input_shape)}
+
+
+def density_cost(table: Mapping[str, Mapping], layer_density: Mapping[str, float]) -> dict:
+    """``network_cost``'s fields for a network whose layer ``name`` keeps the fraction
+    ``layer_density[name]`` of its weights (a layer not named is dense)."""
+    for name in layer_density:
+        if name not in table:
+            raise ValueError(f"layer_density: got a layer {name!r}, expected one of "
+                             f"{sorted(table)}")
+    macs = sum(t["macs"] for t in table.values())
+    sparse = sum(t["macs"] * layer_density.get(n, 1.0) for n, t in table.items())
+    weights = sum(t["weights"] for t in table.values())
+    kept = sum(round(t["weights"] * layer_density.get(n, 1.0)) for n, t in table.items())
     return {
         "inference_flops": 2 * macs,
         "inference_flops_sparse": 2 * sparse,
@@ -121,8 +153,47 @@ def network_cost(model: Module, input_shape: tuple[int, ...],
     }
 
 
-def training_flops(cost: Mapping[str, float], iterations: int, batch_size: int,
-                   sparse: bool = True) -> float:
-    """FLOPs of ``iterations`` steps of ``batch_size`` examples at ``cost``'s density."""
-    key = "training_flops_per_example_sparse" if sparse else "training_flops_per_example"
-    return float(cost[key]) * iterations * batch_size
+def record_cost(table: Mapping[str, Mapping], record: Mapping, batch_size: int,
+                search_flops: float) -> dict:
+    """What one trained network cost: its inference FLOPs (dense-equivalent and zeros
+    skipped), its compression, the FLOPs of its own training (``record["iterations"]``
+    steps of ``batch_size``, zeros skipped), ``search_flops`` (the trainings that chose its
+    mask) and their sum, ``total_flops``: what the trained network cost to obtain."""
+    cost = density_cost(table, record["layer_density"])
+    training = training_flops(cost, int(record["iterations"]), batch_size)
+    return {"inference_flops": cost["inference_flops"],
+            "inference_flops_sparse": cost["inference_flops_sparse"],
+            "compression": cost["compression"],
+            "training_flops": training,
+            "search_flops": float(search_flops),
+            "total_flops": float(search_flops) + training}
+
+
+def annotate_costs(results: dict) -> dict:
+    """Add a ``cost`` (``record_cost``) to every round and control of a lottery run's
+    ``results``, in place; returns ``results``. Needs ``meta.layer_costs``.
+
+    The search of round r's ticket is the trainings whose weights chose its mask:
+    rounds 0 to r - 1 (iterative), round 0 (one-shot). The reinit control has the
+    ticket's mask and so its search; the random-prune control's mask is random with the
+    ticket's per-layer counts, which cost nothing with layer-wise rates and the ticket's
+    search with global pruning (where the counts come from the trained weights).
+    """
+    table = results["meta"]["layer_costs"]
+    config = results["config"]
+    batch = int(config["batch_size"])
+    rounds = results["rounds"]
+    spent = [record_cost(table, r, batch, 0.0)["training_flops"] for r in rounds]
+
+    def search(index: int) -> float:
+        if index == 0:
+            return 0.0
+        return spent[0] if config.get("strategy") == "oneshot" else sum(spent[:index])
+
+    for r in rounds:
+        r["cost"] = record_cost(table, r, batch, search(r["round"]))
+    for name, records in results.get("controls", {}).items():
+        for r in records:
+            free = name == "random_prune" and config.get("scope") == "layer"
+            r["cost"] = record_cost(table, r, batch, 0.0 if free else search(r["round"]))
+    return results

@@ -12,6 +12,12 @@ trains again. Reset is one of
   OpenLTH does (docs/lottery.md);
 - ``reinit``: fresh random weights under the same mask.
 
+``retrain`` (Renda et al. 2020, arXiv 2003.02389) says what a pruned round
+starts from, each over the same T - k iterations: ``weights`` (the reset
+above, the schedule from k), ``lr`` (the weights just pruned, the schedule
+replayed from k) or ``finetune`` (the weights just pruned, the final learning
+rate throughout).
+
 After each pruned round the controls train at the same density, over the
 same iterations as the ticket: ``reinit`` (the ticket's mask, fresh random
 weights) and ``random_prune`` (a random mask with the same per-layer counts,
@@ -34,6 +40,7 @@ from dataclasses import replace
 import numpy as np
 
 from .config import LotteryConfig
+from .cost import annotate_costs, dense_layer_costs
 from .data import Dataset
 from .models import build_like
 from .progress import round_line
@@ -92,6 +99,9 @@ class LotteryRun(ResumableRun):
         self.results["config"] = c.to_dict()
         # The figures name layers by their shapes (fc1 784x300); older runs gain them here
         self.results["meta"].setdefault("weight_shapes", self._weight_shapes())
+        # Each layer's weights and MACs: the cost of every round and control (cost.py)
+        self.results["meta"].setdefault(
+            "layer_costs", dense_layer_costs(self.model, self.dataset.input_shape))
 
     @property
     def auto(self) -> bool:
@@ -161,7 +171,8 @@ class LotteryRun(ResumableRun):
     def _train(self, masks, start_state, round_index: int, label: str) -> TrainResult:
         c = self.config
         snapshot = [c.rewind_iteration] if round_index == 0 and c.reset == "rewind" else []
-        return self.fit(self.model, c, masks, start_state, seed=round_seed(c, round_index),
+        recipe = c.retrain_config() if round_index else c
+        return self.fit(self.model, recipe, masks, start_state, seed=round_seed(c, round_index),
                         start_iteration=c.start_iteration(round_index), snapshot_at=snapshot,
                         description=label)
 
@@ -258,7 +269,11 @@ class LotteryRun(ResumableRun):
         masks = self.masks
         # Round 0 is the dense network trained from iteration 0
         reset = c.reset if round_index else "init"
-        start_state = self._start_state(reset, round_index)
+        if round_index and c.retrain != "weights":
+            # Learning-rate rewinding and fine-tuning keep the weights just pruned
+            start_state = self.model.state_dict()
+        else:
+            start_state = self._start_state(reset, round_index)
         result = self._train(masks, start_state, round_index,
                              f"round {round_index} ({100 * density(masks):.1f}%)")
         if round_index == 0 and c.reset == "rewind":
@@ -267,12 +282,13 @@ class LotteryRun(ResumableRun):
         extra = {"start": start_state} if reset == "reinit" else {}
         self.directory.save_checkpoint(round_name(round_index), masks=masks,
                                        weights=self.model.state_dict(), **extra)
-        record = round_record(round_index, masks, result, reset=reset)
+        record = round_record(round_index, masks, result, reset=reset, retrain=c.retrain)
         controls = self._controls(round_index, masks, start_state) if round_index else {}
         self.results["rounds"].append(record)
         for name, control in controls.items():
             self.results["controls"][name].append(control)
         self.results["meta"]["seconds_last_round"] = time.perf_counter() - started
+        annotate_costs(self.results)
         return round_line(record, controls)
 
     def _add_round_controls(self, round_index: int) -> str:
@@ -304,7 +320,7 @@ class LotteryRun(ResumableRun):
         return out
 
     def finish(self) -> dict:
-        return self.results
+        return annotate_costs(self.results)  # a run stored before costs were recorded
 
 
 def run_lottery(config: LotteryConfig, out_dir, *, dataset: Dataset | None = None,

@@ -12,6 +12,8 @@ its argument.
   count and moves its kept entries to random places: what survives of the
   method is only its per-layer densities. Inversion keeps, in each layer,
   as many entries as the mask does but the lowest-scored ones.
+- ``keep_largest``: the highest scores of each layer at another mask's
+  per-layer counts (the magnitude mask at a ticket's densities).
 - ``EarlyBird``: the stopping rule of You et al.: the last ``window`` masks
   in a queue, stop when the largest distance between any two of them falls
   below ``threshold``.
@@ -71,6 +73,20 @@ def invert_masks(scores: Mapping[str, object], masks: Mapping[str, object]) -> d
         inverted = np.zeros(mask.size, dtype=bool)
         inverted[np.argsort(score, kind="stable")[:keep]] = True
         out[name] = inverted.reshape(mask.shape)
+    return out
+
+
+def keep_largest(scores: Mapping[str, object], like: Mapping[str, object]) -> dict:
+    """Per layer, the mask keeping as many of the highest ``scores`` as ``like`` keeps
+    (ties broken by position): the magnitude mask, with |w| as scores, at ``like``'s
+    per-layer counts."""
+    _check_same_names(scores, like, "keep_largest")
+    out = {}
+    for name, mask in like.items():
+        score = np.asarray(scores[name], dtype=np.float64).ravel()
+        keep = np.zeros(score.size, dtype=bool)
+        keep[np.argsort(-score, kind="stable")[:int(np.count_nonzero(mask))]] = True
+        out[name] = keep.reshape(np.shape(mask))
     return out
 
 

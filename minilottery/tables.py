@@ -7,6 +7,7 @@ and returns text; nothing here trains or writes.
 from __future__ import annotations
 
 import math
+import statistics
 from collections.abc import Sequence
 
 
@@ -158,3 +159,128 @@ def aggregate_table(rows: list[dict]) -> str:
     headers = ["group", "network", "round", "remaining %", "early-stop acc %",
                "min-max %", "final acc %", "early-stop iter", "seeds"]
     return format_table(headers, table, "llrrrrrrr")
+
+
+def _flops(value: float | None, unit: float) -> str:
+    return "" if value is None else f"{value / unit:.3g}"
+
+
+def cost_table(results: dict) -> str:
+    """Per round: compression, inference MFLOPs (dense-equivalent, zeros skipped), and the
+    training GFLOPs of the ticket (its search, its own training, the sum) and of each
+    control; the early-stop accuracies beside them. Records without a ``cost`` are blank
+    (cost.annotate_costs adds it)."""
+    controls = {name: {r["round"]: r for r in rounds}
+                for name, rounds in results.get("controls", {}).items() if rounds}
+    headers = ["round", "remaining %", "compression x", "inference MFLOPs",
+               "sparse MFLOPs", "search GFLOPs", "train GFLOPs", "total GFLOPs", "acc %"]
+    for name in controls:
+        headers += [f"{name} total GFLOPs", f"{name} acc %"]
+    rows = []
+    for r in results["rounds"]:
+        cost = r.get("cost") or {}
+        row = [r["round"], percent(r["density"]),
+               "" if not cost else f"{cost['compression']:.1f}",
+               _flops(cost.get("inference_flops"), 1e6),
+               _flops(cost.get("inference_flops_sparse"), 1e6),
+               _flops(cost.get("search_flops"), 1e9), _flops(cost.get("training_flops"), 1e9),
+               _flops(cost.get("total_flops"), 1e9), percent(r["early_stop_test_accuracy"], 2)]
+        for by_round in controls.values():
+            control = by_round.get(r["round"])
+            row += ([_flops((control.get("cost") or {}).get("total_flops"), 1e9),
+                     percent(control["early_stop_test_accuracy"], 2)] if control else ["", ""])
+        rows.append(row)
+    return format_table(headers, rows) + "\n" + COST_KEY
+
+
+COST_KEY = (
+    "FLOPs = 2 x the multiply-adds of the Linear and Conv2d layers (minilottery/cost.py). "
+    "inference: one example, every weight;\nsparse: zeros skipped. search: the trainings "
+    "whose weights chose the mask; train: this network's own training\n(3 x the sparse "
+    "forward a step, x batch x iterations); total: search + train. acc: test accuracy at "
+    "early stop.")
+
+
+def mask_dynamics_table(results: dict) -> str:
+    """Each run's rounds (distance to the previous round's mask and to the one-shot mask),
+    then each pair of runs at its common rounds (distance, and chance's)."""
+    rows = []
+    for index, run in enumerate(results["runs"]):
+        for r in run["rounds"]:
+            rows.append([f"run {index}", r["round"], percent(r["density"], 2),
+                         percent(r.get("distance_to_previous"), 2),
+                         percent(r.get("distance_to_one_shot"), 2), "", ""])
+    paths = [run["path"] for run in results["runs"]]
+    for pair in results["pairs"]:
+        name = f"run {paths.index(pair['a'])} vs run {paths.index(pair['b'])}"
+        for r in pair["rounds"]:
+            rows.append([name, r["round"], percent(r["density_a"], 2), "", "",
+                         percent(r["distance"], 2), percent(r["chance"], 2)])
+    key = "\n".join(f"run {i}: {run['path']}" for i, run in enumerate(results["runs"]))
+    return (format_table(["runs", "round", "density %", "to previous %", "to one-shot %",
+                          "between runs %", "chance %"], rows, align="lrrrrrr") + "\n" + key
+            + "\ndistance: % of mask entries that differ (You et al. 2020); chance: two random "
+              "masks with the same per-layer counts.")
+
+
+def early_bird_table(results: dict) -> str:
+    """Per target round: where its early-bird mask was found, how far it is from IMP's,
+    the two tickets' accuracies and what each cost to obtain (cost.py)."""
+    imp = {r["round"]: r for r in results["source"]}
+    total = results["config"]["training"]["iterations"]
+    rows = []
+    for r in results["rounds"]:
+        source = imp[r["round"]]
+        eb_flops, imp_flops = r["cost"]["total_flops"], (source.get("cost") or {}).get(
+            "total_flops")
+        rows.append([r["round"], percent(r["density"], 2),
+                     f"{r['found_at']}/{total}" + ("" if r["found"] else " (not settled)"),
+                     percent(r["distance_to_imp"], 1),
+                     percent(r["early_stop_test_accuracy"], 2),
+                     percent(source["early_stop_test_accuracy"], 2),
+                     _flops(eb_flops, 1e9), _flops(imp_flops, 1e9),
+                     "" if not imp_flops else f"{imp_flops / eb_flops:.1f}"])
+    search = results.get("search") or {}
+    return (format_table(["round", "density %", "found at", "distance to IMP %", "early-bird %",
+                          "IMP %", "early-bird GFLOPs", "IMP GFLOPs", "IMP / EB cost"], rows)
+            + f"\nsearch stopped at iteration {search.get('stopped_at')}; accuracies: test, at "
+              "early stop; GFLOPs: search + own training (cost.py)")
+
+
+def sanity_summary(results: dict, key: str = "early_stop_test_accuracy") -> list[dict]:
+    """One row per (round, variant): density, mean and standard deviation of ``key`` over
+    the seeds, and their count."""
+    groups: dict[tuple[int, str], list[dict]] = {}
+    for r in results["records"]:
+        groups.setdefault((r["round"], r["variant"]), []).append(r)
+    rows = []
+    order = list(dict.fromkeys(r["variant"] for r in results["records"]))  # as run
+    for (round_index, variant), records in sorted(
+            groups.items(), key=lambda item: (item[0][0], order.index(item[0][1]))):
+        values = [float(r[key]) for r in records]
+        rows.append({"round": round_index, "variant": variant,
+                     "density": statistics.fmean(r["density"] for r in records),
+                     "mean": statistics.fmean(values),
+                     "std": statistics.stdev(values) if len(values) > 1 else 0.0,
+                     "n": len(values)})
+    return rows
+
+
+def sanity_table(results: dict) -> str:
+    """Per round: each variant's early-stop test accuracy, mean ± std over the seeds."""
+    rows = sanity_summary(results)
+    variants = list(dict.fromkeys(r["variant"] for r in rows))
+    by = {(r["round"], r["variant"]): r for r in rows}
+    rounds = sorted({r["round"] for r in rows})
+    table = []
+    for round_index in rounds:
+        found = by.get((round_index, "as_found")) or next(
+            r for r in rows if r["round"] == round_index)
+        table.append([round_index, percent(found["density"], 2)]
+                     + [_mean_std(by.get((round_index, v)), digits=2) for v in variants]
+                     + [found["n"]])
+    return (format_table(["round", "density %"] + [f"{v} %" for v in variants] + ["seeds"],
+                         table)
+            + f"\n{results['config']['method']} masks; test accuracy at early stop, mean ± std "
+              "over seeds; shuffled: per layer, same counts; random: the same overall "
+              "density in every layer")

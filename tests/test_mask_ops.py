@@ -96,3 +96,13 @@ def test_the_early_bird_checks_its_arguments():
         EarlyBird(window=1)
     with pytest.raises(ValueError, match="threshold"):
         EarlyBird(threshold=1.5)
+
+
+def test_keep_largest_keeps_the_top_scores_at_the_other_masks_counts():
+    from minilottery.mask_ops import keep_largest
+
+    scores = {"a": np.array([[0.1, 5.0, 3.0], [2.0, 0.0, 4.0]]), "b": np.arange(4.0)}
+    like = {"a": np.array([[1, 1, 0], [0, 0, 0]], bool), "b": np.zeros(4, bool)}
+    kept = keep_largest(scores, like)
+    assert np.array_equal(kept["a"], [[False, True, False], [False, False, True]])
+    assert not kept["b"].any()

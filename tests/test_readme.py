@@ -36,7 +36,8 @@ SHORTEN = {
     "train": ["--iterations", "40", "--eval-every", "20"],
     "transfer": ["--iterations", "40"],
     "stability": ["--iterations", "600", "--points", "3"],  # keeps the README's k <= 600
-    "sweep": ["--set", "iterations=40", "--set", "rounds=1"],
+    # k as a fraction: a rewinding sweep's k (100 of 1,000) stays inside 40 iterations
+    "sweep": ["--set", "iterations=40", "--set", "rounds=1", "--set", "rewind_iteration=0.1"],
     "examples/": ["--smoke"],
 }
 

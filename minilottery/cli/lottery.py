@@ -65,7 +65,7 @@ def run(args) -> int:
     from ..plots import plot_run
     from ..runner import RunContext
     from ..sweep.late_reset import late_reset_run
-    from ..tables import rounds_table
+    from ..tables import cost_table, rounds_table
 
     out = Path(args.out) if args.out else default_run_dir(config)
 
@@ -78,6 +78,7 @@ def run(args) -> int:
     print(f"run directory: {out}")
     results = lottery.run()
     print(rounds_table(results))
+    print(cost_table(results))
     print(f"results: {out / 'results.json'}; plots: {out}/*.png")
     return 0
 

@@ -29,6 +29,7 @@ from .base import (
     run_title,
     save_figure,
 )
+from .cost import plot_cost
 from .overlap import cycle_style, hollow, same_as
 
 
@@ -215,7 +216,8 @@ def plot_layer_density(results, path) -> Path:
 
 
 def plot_run(results, out_dir) -> list[Path]:
-    """Write accuracy.png, early_stop.png, training.png and layer_density.png in ``out_dir``.
+    """Write accuracy.png, early_stop.png, training.png and layer_density.png in ``out_dir``,
+    and cost.png (accuracy against cost, plots/cost.py) when the records have costs.
 
     Works on a run in progress (only round 0, or controls behind the ticket).
     ``run_lottery`` draws nothing; from Python, after it::
@@ -227,8 +229,11 @@ def plot_run(results, out_dir) -> list[Path]:
     out_dir = Path(out_dir)
     writers = (plot_accuracy_vs_density, plot_early_stop_vs_density, plot_training_curves,
                plot_layer_density)
-    return [write(results, out_dir / name)
-            for write, name in zip(writers, PLOT_FILES, strict=True)]
+    paths = [write(results, out_dir / name)
+             for write, name in zip(writers, PLOT_FILES, strict=True)]
+    if any(r.get("cost") for r in results["rounds"]):
+        paths.append(plot_cost(results, out_dir / "cost.png"))
+    return paths
 
 
 def plot_run_dir(run_dir) -> list[Path]:
