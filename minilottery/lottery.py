@@ -302,6 +302,7 @@ class LotteryRun(ResumableRun):
         controls = self._controls(round_index, stored["masks"], start_state, names)
         for name, control in controls.items():
             self.results["controls"][name].append(control)
+        annotate_costs(self.results)
         return round_line(record, controls, prefix="added to ")
 
     def _controls(self, round_index: int, masks, start_state,
