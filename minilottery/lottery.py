@@ -29,9 +29,10 @@ from dataclasses import replace
 
 import numpy as np
 
-from .config import LotteryConfig
+from .config import LotteryConfig, parse_nm
 from .data import Dataset
 from .models import build_like
+from .nm import nm_round
 from .progress import round_line
 from .prune import (
     compound_rates,
@@ -47,6 +48,7 @@ from .runner import ResumableRun, RunContext
 from .runs import ConfigMismatchError
 from .seeds import Stream, derived_seed
 from .stored_run import round_name
+from .structured import channel_prune, structured_record
 from .train import TrainResult
 
 
@@ -138,6 +140,8 @@ class LotteryRun(ResumableRun):
 
     def _prune(self, round_index: int, masks):
         """The masks of ``round_index`` from the trained weights now in the model."""
+        if self.config.scope in ("nm", "channel"):
+            return self._prune_structured(round_index, masks)
         if self.config.strategy == "iterative":
             return magnitude_prune(self.model, self.fraction, self.config.scope, masks,
                                    self.rates)
@@ -147,6 +151,19 @@ class LotteryRun(ResumableRun):
         if self.config.scope == "global":
             rates = global_rates(rates, fraction)
         return magnitude_prune(self.model, fraction, self.config.scope, None, rates)
+
+    def _prune_structured(self, round_index: int, masks):
+        """N:M groups (nm.py) or whole channels (structured.py); one-shot starts from dense."""
+        c = self.config
+        iterative = c.strategy == "iterative"
+        if c.scope == "nm":
+            n, m = parse_nm(c.nm)
+            layers = {name for name, rate in self.rates.items() if rate > 0}
+            return nm_round(self.model, round_index, n, m, masks if iterative else None,
+                            layers)
+        rates = self.rates if iterative else compound_rates(self.rates, round_index)
+        return channel_prune(self.model, rates, masks if iterative else None,
+                             self.dataset.input_shape, c.channel_criterion)
 
     # -- the rounds --------------------------------------------------------------------
 
@@ -204,6 +221,8 @@ class LotteryRun(ResumableRun):
         self.directory.save_checkpoint(round_name(round_index), masks=masks,
                                        weights=self.model.state_dict(), **extra)
         record = round_record(round_index, masks, result, reset=reset)
+        if c.scope == "channel":  # what compact() makes of this round: channels, parameters
+            record.update(structured_record(self.model, masks, self.dataset.input_shape))
         controls = self._controls(round_index, masks, start_state) if round_index else {}
         self.results["rounds"].append(record)
         for name, control in controls.items():

@@ -64,12 +64,13 @@ def make_optimizer(model: Module, config: LotteryConfig,
 
 def train_masked(model: Module, dataset: Dataset, config: LotteryConfig, masks, start_state,
                  *, seed: int, start_iteration: int = 0, snapshot_at=(), progress: bool = True,
-                 description: str = "train") -> TrainResult:
+                 description: str = "train", hooks=()) -> TrainResult:
     """Load ``start_state`` into ``model``, keep ``masks`` in force, and train it with
     ``config``'s recipe (its iterations and evaluations) from ``start_iteration``.
 
     ``masks`` None trains the dense network. ``seed`` fixes the batch order
-    and dropout masks (derive it from a named stream, seeds.py).
+    and dropout masks (derive it from a named stream, seeds.py); ``hooks`` change the
+    masks during training (train.TrainingHook).
     """
     model.load_state_dict(start_state)
     if masks is not None:
@@ -78,7 +79,7 @@ def train_masked(model: Module, dataset: Dataset, config: LotteryConfig, masks, 
                  iterations=config.iterations, batch_size=config.batch_size,
                  eval_every=config.eval_every,
                  start_iteration=start_iteration, seed=seed, snapshot_at=snapshot_at,
-                 progress=progress, description=description)
+                 progress=progress, description=description, hooks=hooks)
 
 
 def round_seed(config: LotteryConfig, round_index: int) -> int:

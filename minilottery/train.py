@@ -16,6 +16,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -23,6 +24,14 @@ from tqdm.auto import tqdm
 from . import nn, threads
 from .checks import check_int
 from .data import BatchIterator, Dataset, iterate_batches
+
+
+class TrainingHook(Protocol):
+    """What ``train`` calls after every optimizer step: the one door into the loop for the
+    methods that change masks while training (gradual pruning, SET, RigL). The gradients of
+    the step are still in ``model``'s layers (dense: backward fills every entry)."""
+
+    def after_step(self, iteration: int, model: nn.Module, optimizer) -> None: ...
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -184,6 +193,7 @@ def train(
     eval_batch_size: int = 1000,
     progress: bool = True,
     description: str = "train",
+    hooks: Sequence[TrainingHook] = (),
 ) -> TrainResult:
     """Train ``model`` from iteration ``start_iteration`` to ``iterations``, in steps of
     ``batch_size`` examples.
@@ -193,7 +203,9 @@ def train(
     must have been made to start its schedule there. ``seed`` fixes the order
     of the batches and the dropout masks. The weights at each iteration in
     ``snapshot_at`` (``start_iteration`` = before the first step) are kept as
-    host state dicts in ``result.snapshots``.
+    host state dicts in ``result.snapshots``. ``hooks``: objects whose
+    ``after_step(iteration, model, optimizer)`` runs after every optimizer step (the
+    masks that change during training, sparse_training.py), in order.
     """
     iterations, eval_every, start_iteration, snapshot_at = _checked_schedule(
         iterations, eval_every, start_iteration, snapshot_at)
@@ -220,6 +232,8 @@ def train(
             evaluations.loss(iteration, loss_fn.compute(model.forward(xb), yb))
             model.backward(loss_fn.backward(), need_input_grad=False)
             optimizer.step()
+            for hook in hooks:
+                hook.after_step(iteration, model, optimizer)
             if pending and iteration == pending[0]:
                 snapshots[pending.pop(0)] = model.state_dict()
             if iteration in checkpoints:
