@@ -33,6 +33,8 @@ class Stream(IntEnum):
     TRANSFER_OUTPUT_MASK = 31  # transfer: a random mask of the replaced output layer
     TRANSFER_FRESH = 32  # transfer: the random ticket's fresh weights
     SUPERMASK_RANDOM = 40  # supermasks: the random masks of a round (one per draw)
+    SPARSE_MASK = 50  # SET / RigL: the random mask a sparse training starts from
+    SPARSE_GROW = 51  # SET: the connections grown at random at an update (per iteration)
 
 
 def derived_seed(seed: int, round_index: int, stream: Stream, *draw: int) -> int:

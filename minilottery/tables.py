@@ -158,3 +158,13 @@ def aggregate_table(rows: list[dict]) -> str:
     headers = ["group", "network", "round", "remaining %", "early-stop acc %",
                "min-max %", "final acc %", "early-stop iter", "seeds"]
     return format_table(headers, table, "llrrrrrrr")
+
+
+def sparse_training_table(results: dict) -> str:
+    """Method, density reached, accuracies and training FLOPs of a sparse-training run."""
+    rows = [[method, percent(r["density"], 2), percent(r["early_stop_test_accuracy"], 2),
+             percent(r["final_test_accuracy"], 2), r["early_stop_iteration"],
+             f"{r['training_flops']:.3g}", len(r["updates"])]
+            for method, records in results["methods"].items() for r in records]
+    return format_table(["method", "remaining %", "early-stop acc %", "final acc %",
+                         "early-stop iter", "training FLOPs", "mask updates"], rows)

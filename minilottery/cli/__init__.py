@@ -13,10 +13,22 @@ import sys
 
 from .. import __version__
 from .. import threads as blas_threads
-from . import fetch, lottery, plot, prune_at_init, stability, supermask, sweep, train, transfer
+from . import (
+    fetch,
+    lottery,
+    plot,
+    prune_at_init,
+    sparse_train,
+    stability,
+    supermask,
+    sweep,
+    train,
+    transfer,
+)
 from .arguments import ArgumentParser
 
-COMMANDS = (train, lottery, stability, prune_at_init, supermask, transfer, sweep, plot, fetch)
+COMMANDS = (train, lottery, stability, prune_at_init, supermask, transfer, sparse_train, sweep,
+            plot, fetch)
 # The errors a user's input causes: reported in one line, never as a traceback
 USER_ERRORS = (ValueError, KeyError, FileNotFoundError, NotADirectoryError, ImportError,
                FloatingPointError)

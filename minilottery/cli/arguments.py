@@ -23,7 +23,8 @@ ALIASES = {"controls": ("--control",), "layer_rates": ("--layer-rate",),
 METAVARS = {"resize": "HxW"}
 GROUP_TITLES = {"data": "model and data", "training": "training (default: the model's preset)",
                 "pruning": "pruning (default: the model's preset)",
-                "transfer": "transfer (default: the source's)", "analysis": "analysis"}
+                "transfer": "transfer (default: the source's)", "analysis": "analysis",
+                "sparse": "sparse training"}
 
 
 class ArgumentParser(argparse.ArgumentParser):
