@@ -32,7 +32,7 @@ import numpy as np
 from .config import LotteryConfig, parse_nm
 from .data import Dataset
 from .models import build_like
-from .nm import nm_round
+from .nm import check_groups, nm_round
 from .progress import round_line
 from .prune import (
     compound_rates,
@@ -48,7 +48,7 @@ from .runner import ResumableRun, RunContext
 from .runs import ConfigMismatchError
 from .seeds import Stream, derived_seed
 from .stored_run import round_name
-from .structured import channel_prune, structured_record
+from .structured import channel_prune, leaves, structured_record
 from .train import TrainResult
 
 
@@ -81,6 +81,7 @@ class LotteryRun(ResumableRun):
         self.model = build_model(c, self.dataset, backend=self.context.backend)
         self.rates, self.fraction = c.layer_rate_map(self.model)
         self.masks = ones_masks(self.model)
+        self._check_scope()
         # The number of rounds may grow on resume (continue a run for more rounds); with
         # --rewind-iteration auto the stored k is the one the search chose
         self.ignore = ("rounds", "rewind_iteration") if self.auto else ("rounds",)
@@ -151,6 +152,14 @@ class LotteryRun(ResumableRun):
         if self.config.scope == "global":
             rates = global_rates(rates, fraction)
         return magnitude_prune(self.model, fraction, self.config.scope, None, rates)
+
+    def _check_scope(self) -> None:
+        """Before anything is trained: the nm and channel scopes can prune this model."""
+        if self.config.scope == "nm":
+            check_groups(self.model, parse_nm(self.config.nm)[1],
+                         {name for name, rate in self.rates.items() if rate > 0})
+        elif self.config.scope == "channel":
+            leaves(self.model)  # a chain of layers; a residual block is refused
 
     def _prune_structured(self, round_index: int, masks):
         """N:M groups (nm.py) or whole channels (structured.py); one-shot starts from dense."""

@@ -212,3 +212,26 @@ def test_bad_options_are_named(tmp_path, changes, match):
         run_sparse_training(LotteryConfig(**TINY), tmp_path / "x", options, progress=False,
                             log=None)
     assert not (tmp_path / "x").exists()
+
+
+def test_the_command_trains_prints_its_table_and_names_bad_input(tmp_path, capsys):
+    from cli_runner import run_cli
+
+    out = tmp_path / "run"
+    argv = ["sparse-train", "--dataset", "digits", "--width", "0.1", "--iterations", "40",
+            "--eval-every", "20", "--methods", "rigl", "--densities", "0.25",
+            "--distribution", "erk", "--update-every", "10", "--out", str(out), "--no-progress"]
+    code, text, _ = run_cli(argv, capsys)
+    assert code == 0
+    assert "rigl" in text and "training FLOPs" in text and (out / "results.json").is_file()
+    assert (out / "checkpoints" / "rigl_0.25.npz").is_file()
+    code, text, _ = run_cli(argv, capsys)  # again: resumed, nothing left
+    assert code == 0 and "nothing left to train" in text
+    code, _, err = run_cli([*argv[:-3], "--densities", "0", "--out", str(tmp_path / "b")],
+                           capsys)
+    assert code == 2
+    assert err.strip() == ("minilottery sparse-train: error: densities: got 0.0, expected "
+                           "fractions in (0, 1)")
+    code, _, err = run_cli(["lottery", "--dataset", "digits", "--scope", "nm", "--nm", "3:2",
+                            "--out", str(tmp_path / "c")], capsys)
+    assert code == 2 and "nm: got '3:2', expected N:M with 1 <= N < M" in err
