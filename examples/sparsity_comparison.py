@@ -41,13 +41,18 @@ NETS = {
     "conv": dict(model="conv2", dataset="mnist5k", width=0.25, resize=(14, 14),
                  iterations=600, eval_every=100),
 }
+# --smoke: the same variants in seconds, on the 8x8 digits
+SMOKE = {"lenet": dict(model="lenet300", dataset="digits", width=0.2, iterations=30,
+                       eval_every=15),
+         "conv": dict(model="conv2", dataset="digits", width=0.25, iterations=20,
+                      eval_every=10)}
 # conv2's first convolution has one input channel: no group of 4 inputs, left dense in N:M
 NM_DENSE = {"conv": {"features.0.weight": 0.0}}
 
 
-def variants(net: str, seed: int) -> dict[str, tuple[str, LotteryConfig]]:
+def variants(recipe: dict, net: str, seed: int) -> dict[str, tuple[str, LotteryConfig]]:
     """label -> (directory name, lottery config)."""
-    base = LotteryConfig(**NETS[net], seed=seed, controls=())
+    base = LotteryConfig(**recipe, seed=seed, controls=())
     return {
         "IMP (reset to init)": ("imp-init", replace(base, rounds=6, rate=0.4, reset="init")),
         "IMP (rewind to 5%)": ("imp-rewind", replace(base, rounds=6, rate=0.4,
@@ -88,13 +93,13 @@ def sparse_rows(results: dict) -> list[dict]:
             for m, records in results["methods"].items() for r in records]
 
 
-def run_seed(net: str, seed: int, out: Path, progress: bool) -> list[dict]:
+def run_seed(recipe: dict, net: str, seed: int, out: Path, progress: bool) -> list[dict]:
     rows = []
-    for label, (name, config) in variants(net, seed).items():
+    for label, (name, config) in variants(recipe, net, seed).items():
         directory = out / f"seed{seed}" / name
         run_lottery(config, directory, progress=progress, log=None)
         rows += imp_rows(directory, label)
-    base = LotteryConfig(**NETS[net], seed=seed, controls=())
+    base = LotteryConfig(**recipe, seed=seed, controls=())
     rows += sparse_rows(run_sparse_training(base, out / f"seed{seed}" / "sparse", SPARSE,
                                             progress=progress, log=None))
     return rows
@@ -170,18 +175,20 @@ def main(argv=None) -> int:
     parser.add_argument("--out", default=None)
     parser.add_argument("--figure", default=None, help="also save the figure here")
     parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument("--smoke", action="store_true", help="seconds, on the 8x8 digits")
     args = parser.parse_args(argv)
     if args.seeds < 1:
         parser.error(f"--seeds: got {args.seeds}, expected a number of seeds >= 1")
     out = Path(args.out or f"runs/sparsity-{args.net}")
+    recipe = (SMOKE if args.smoke else NETS)[args.net]
     rows = []
     for seed in range(args.seeds):
-        rows += run_seed(args.net, seed, out, not args.no_progress)
+        rows += run_seed(recipe, args.net, seed, out, not args.no_progress)
         print(f"seed {seed} done", flush=True)
     text = table(rows)
     (out / "comparison.md").write_text(text + "\n")
     print(text)
-    net = NETS[args.net]
+    net = recipe
     title = (f"{net['model']} on {net['dataset']}, {net['iterations']} iterations a training, "
              f"mean ± std over {args.seeds} seeds")
     for path in filter(None, (out / "comparison.png", args.figure and Path(args.figure))):
