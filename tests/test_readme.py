@@ -34,6 +34,7 @@ README = ROOT / "README.md"
 SHORTEN = {
     "lottery": ["--iterations", "40", "--rounds", "2", "--eval-every", "20"],
     "train": ["--iterations", "40", "--eval-every", "20"],
+    "sparse-train": ["--iterations", "40", "--eval-every", "20"],
     "transfer": ["--iterations", "40"],
     "stability": ["--iterations", "600", "--points", "3"],  # keeps the README's k <= 600
     "sweep": ["--set", "iterations=40", "--set", "rounds=1"],
