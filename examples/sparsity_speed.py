@@ -1,4 +1,4 @@
-"""What sparsity buys in time: masked, CSR and compacted networks against their density.
+"""What sparsity buys in time: masked, CSR and compacted networks against their density (CPU).
 
 Three ways to run a pruned network, each timed for inference (a forward pass of
 1,000 examples) and for a training step (forward, loss, backward and an SGD
@@ -54,7 +54,7 @@ def median_time(fn, repeats: int) -> float:
 
 def model_times(model, x_inf, x_train, y_train, repeats):
     """(inference s, training-step s) of a minilottery model."""
-    loss = nn.CrossEntropyLoss()
+    loss = nn.CrossEntropyLoss(backend=model.backend)
     optimizer = SGD(model, 0.01)
 
     def infer():
@@ -118,11 +118,11 @@ def lenet_rows(repeats: int) -> list[dict]:
     x_train = rng.standard_normal((60, 1, 28, 28)).astype(np.float32)
     y_train = rng.integers(0, 10, 60)
     rows = []
-    dense = get_model("lenet300", (1, 28, 28), 10, seed=0)
+    dense = get_model("lenet300", (1, 28, 28), 10, seed=0, backend="numpy")
     total = sum(int(np.prod(layer.params["weight"].shape)) for _, layer, _ in
                 prunable_channels(dense)) + 100 * 10
     for density in DENSITIES:
-        model = get_model("lenet300", (1, 28, 28), 10, seed=0)
+        model = get_model("lenet300", (1, 28, 28), 10, seed=0, backend="numpy")
         masks = random_masks(model, layer_densities(model, density), seed=1)
         apply_masks(model, masks)
         inf, train = model_times(model, x_inf, x_train, y_train, repeats)
@@ -134,7 +134,7 @@ def lenet_rows(repeats: int) -> list[dict]:
                      "train_step_s": median_time(lambda n=net: n.step(x_train, y_train),
                                                  repeats)})
     for fraction in UNIT_FRACTIONS:
-        model = get_model("lenet300", (1, 28, 28), 10, seed=0)
+        model = get_model("lenet300", (1, 28, 28), 10, seed=0, backend="numpy")
         keep = {name: np.arange(max(1, round(fraction * layer.params["weight"].shape[0])))
                 for name, layer, _ in prunable_channels(model)}
         small = compact(model, keep, (1, 28, 28))
@@ -152,12 +152,12 @@ def conv_rows(repeats: int) -> list[dict]:
     x_train = rng.standard_normal((60, 1, 28, 28)).astype(np.float32)
     y_train = rng.integers(0, 10, 60)
     rows = []
-    model = get_model("conv2", (1, 28, 28), 10, seed=0)
+    model = get_model("conv2", (1, 28, 28), 10, seed=0, backend="numpy")
     total = sum(int(np.prod(v.shape)) for n, v in model.named_parameters()
                 if n.endswith("weight"))
     for fraction in UNIT_FRACTIONS[:4]:
         # (Conv-2's dense step is the slowest here: --smoke stops at half the channels)
-        model = get_model("conv2", (1, 28, 28), 10, seed=0)
+        model = get_model("conv2", (1, 28, 28), 10, seed=0, backend="numpy")
         keep = {name: np.arange(max(1, round(fraction * layer.params["weight"].shape[0])))
                 for name, layer, _ in prunable_channels(model)}
         small = compact(model, keep, (1, 28, 28))
