@@ -144,7 +144,7 @@ def figure(rows: list[dict], path: Path, title: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5), sharey=True)
+    fig, axes = plt.subplots(1, 2, figsize=(12, 5.2), sharey=True)
     methods = list(dict.fromkeys(r["method"] for r in rows))
     for index, method in enumerate(methods):
         groups: dict = {}
@@ -169,11 +169,12 @@ def figure(rows: list[dict], path: Path, title: str) -> None:
     axes[1].set_xscale("log")
     axes[1].set_xlabel("training FLOPs spent to get it (every round counted)")
     axes[0].set_ylabel("test accuracy at early stop (%)")
-    axes[1].legend(fontsize=8, loc="lower right")
     for ax in axes:
         ax.grid(alpha=0.3, which="both")
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=5, fontsize=8)
     fig.suptitle(title)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.1, 1, 1))
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
     plt.close(fig)
