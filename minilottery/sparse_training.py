@@ -120,6 +120,11 @@ class GradualPruning(_MaskHook):
                       for name, shape in prunable_shapes(model).items()}
         return self.masks
 
+    @property
+    def settled(self) -> int:
+        """The iteration of the last update: the density is the target from here on."""
+        return self.start + self.updates * self.every
+
     def due(self, iteration: int) -> bool:
         return (self.start < iteration <= self.start + self.updates * self.every
                 and (iteration - self.start) % self.every == 0)
@@ -160,6 +165,8 @@ class DynamicSparse(_MaskHook):
                              "in (0, 1]")
         self.method, self.densities = method, dict(densities)
         self.drop_fraction, self.seed = float(drop_fraction), int(seed)
+
+    settled = 0  # the density is the target from the start
 
     def start_masks(self, model: Module) -> dict[str, np.ndarray]:
         self.masks = random_masks(model, self.densities,

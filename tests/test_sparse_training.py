@@ -235,3 +235,16 @@ def test_the_command_trains_prints_its_table_and_names_bad_input(tmp_path, capsy
     code, _, err = run_cli(["lottery", "--dataset", "digits", "--scope", "nm", "--nm", "3:2",
                             "--out", str(tmp_path / "c")], capsys)
     assert code == 2 and "nm: got '3:2', expected N:M with 1 <= N < M" in err
+
+
+def test_gradual_pruning_early_stops_only_at_its_final_density(tmp_path):
+    options = SparseTrainingOptions(methods=("gradual", "set"), densities=(0.1,),
+                                    update_every=10, start=10, end=40)
+    results = run_sparse_training(LotteryConfig(**{**TINY, "eval_every": 10}), tmp_path,
+                                  options, progress=False, log=None)
+    gradual, dst = results["methods"]["gradual"][0], results["methods"]["set"][0]
+    assert gradual["early_stop_from"] == 40 and dst["early_stop_from"] == 0
+    assert gradual["early_stop_iteration"] >= 40
+    after = [h for h in gradual["history"] if h["iteration"] >= 40]
+    best = min(after, key=lambda h: (h["val_loss"], h["iteration"]))
+    assert gradual["early_stop_test_accuracy"] == best["test_accuracy"]

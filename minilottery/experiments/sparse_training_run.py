@@ -4,8 +4,10 @@ One step is one method trained once to one final density, from the initial
 weights and with the batch order of round 0 of the lottery run of the same
 configuration, so it sits beside that run's IMP tickets with only the way
 its mask is found changed. The hooks are in sparse_training.py; each step
-records what a lottery round records, the training FLOPs it spent (at the
-masks in force at every step) and its mask updates, and saves its masks and
+records what a lottery round records (its early stop chosen among the
+evaluations at the final density: gradual pruning reaches it only at its last
+update), the training FLOPs it spent (at the masks in force at every step)
+and its mask updates, and saves its masks and
 trained weights as checkpoints/<method>_<density>.npz.
 """
 
@@ -19,6 +21,7 @@ from ..data import Dataset
 from ..prune import density, layer_density
 from ..recipe import build_model, prepare, round_seed, run_metadata, train_masked
 from ..runner import ResumableRun, RunContext
+from ..train import early_stop
 from ..sparse_training import (
     DISTRIBUTIONS,
     CostMeter,
@@ -145,15 +148,20 @@ class SparseTrainingRun(ResumableRun):
         masks = hook.masks
         self.directory.save_checkpoint(f"{method}_{target:g}", masks=masks,
                                        weights=self.model.state_dict())
+        # Early stop among the evaluations at the final density only: gradual pruning is
+        # denser before its last update, and its accuracy there is not the sparse network's
+        best = early_stop([h for h in result.history if h["iteration"] >= hook.settled])
         record = {"method": method, "target_density": target, "density": density(masks),
                   "layer_density": layer_density(masks),
                   "kept_weights": int(sum(m.sum() for m in masks.values())),
-                  **result.summary(), "training_flops": meter.flops,
+                  **result.summary(), "early_stop_iteration": best["iteration"],
+                  "early_stop_test_accuracy": best["test_accuracy"],
+                  "early_stop_from": hook.settled, "training_flops": meter.flops,
                   "updates": hook.log, "seconds_with_updates": time.perf_counter() - started,
                   "history": result.history}
         self.results["methods"].setdefault(method, []).append(record)
         return (f"{method} at {100 * record['density']:.2f}%: early-stop test accuracy "
-                f"{100 * result.early_stop_test_accuracy:.2f}%, final "
+                f"{100 * best['test_accuracy']:.2f}%, final "
                 f"{100 * result.final_test_accuracy:.2f}%, {meter.flops:.3g} training FLOPs")
 
 
