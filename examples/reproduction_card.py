@@ -47,8 +47,17 @@ class Runs:
     rates: dict[float, dict] = field(default_factory=dict)  # rate -> run (seed 0)
 
     @property
+    def used(self) -> list[dict]:
+        """The seeds the claims and figures average: those that finished every round with
+        their reinit control, once one has (a seed still training joins when it finishes)."""
+        done = [run for run in self.iterative
+                if len(run["rounds"]) == run["config"]["rounds"] + 1
+                and len(run.get("controls", {}).get("reinit", [])) == run["config"]["rounds"]]
+        return done or self.iterative
+
+    @property
     def seeds(self) -> int:
-        return len(self.iterative)
+        return len(self.used)
 
 
 def read(path: Path) -> dict | None:
@@ -140,7 +149,7 @@ def direction(value: float, paper: float, *, ratio: bool = False) -> str:
 
 
 def claims(runs: Runs) -> list[Claim]:
-    its, out = runs.iterative, []
+    its, out = runs.used, []
     dense = values(its, "ticket", 0, ACC) if its else None
     if dense is None:
         return [pending("every claim", "", "round 0 of the iterative runs")]
@@ -209,9 +218,31 @@ def claims(runs: Runs) -> list[Claim]:
                          "accurate", "2.51x sooner, +0.5 points",
                          f"{stat(ratio, 2)}x sooner, {stat(gain, 2)} points", verdict))
 
+    out.append(random_prune_claim(runs))
     out.append(oneshot_claim(runs))
     out.append(rate_claim(runs))
     return out
+
+
+def random_prune_claim(runs: Runs) -> Claim:
+    """Seed 0's random-prune control (a random mask with the ticket's per-layer counts,
+    from the same initial weights) against its tickets."""
+    claim = "Randomly pruned networks learn slower and fall behind the tickets"
+    paper = "slower and less accurate than tickets as they shrink (Figure 1)"
+    its = runs.iterative[:1]
+    if not its or not finished(its, "random_prune"):
+        done = len(its[0].get("controls", {}).get("random_prune", [])) if its else 0
+        return pending(claim, paper, f"seed 0's random-prune control at all 20 rounds "
+                                     f"(done: {done})")
+    r21 = ROUND_OF[21.1]
+    ratio = values(its, "random_prune", r21, ES)[0] / values(its, "ticket", r21, ES)[0]
+    gain = values(its, "ticket", r21, ACC)[0] - values(its, "random_prune", r21, ACC)[0]
+    tickets, random = holds_to(its, "ticket"), holds_to(its, "random_prune")
+    parts = [ratio > 1, gain > 0, (tickets or 100.0) < (random or 100.0)]
+    verdict = "reproduced" if all(parts) else "partly" if any(parts) else "not reproduced"
+    return Claim(claim, paper, f"seed 0 at 21.1%: tickets {ratio:.2f}x sooner, {gain:+.2f} "
+                 f"points; random pruning holds to {random or 100:.1f}%, tickets to "
+                 f"{tickets or 100:.1f}%", verdict)
 
 
 def oneshot_claim(runs: Runs) -> Claim:
@@ -276,6 +307,10 @@ def status(runs: Runs) -> list[str]:
     for seed, run in enumerate(runs.iterative):
         lines.append(f"iterative, seed {seed}: rounds 0-{len(run['rounds']) - 1} of "
                      f"0-{run['config']['rounds']}")
+    if runs.iterative:
+        done = len(runs.iterative[0].get("controls", {}).get("random_prune", []))
+        lines.append("random-prune control, seed 0: " + (
+            f"rounds 1-{done} of 1-20" if done else "not started"))
     for name, run in (("one-shot, seed 0", runs.oneshot), *(
             (f"{100 * rate:.0f}% a round, seed 0", r) for rate, r in sorted(runs.rates.items()))):
         lines.append(f"{name}: " + ("not started" if run is None else
@@ -344,7 +379,9 @@ def render(runs: Runs, root: Path = RESULTS) -> str:
         "reset to the initial weights. Accuracies are test accuracy at the early-stopping "
         "iteration (minimum validation loss), in percent; ± is the standard deviation "
         f"over seeds ({runs.seeds} seed{'s' if runs.seeds != 1 else ''} of the iterative "
-        "run with its reinit control; the other runs one seed).",
+        "run with its reinit control; the other runs one seed)." + (
+            f" {len(runs.iterative) - runs.seeds} more seed(s) still training, listed below, "
+            "join when they finish." if runs.seeds < len(runs.iterative) else ""),
         "",
         f"**{summary}.**",
         "",
@@ -404,15 +441,16 @@ def draw(runs: Runs, figures: Path) -> list[Path]:
     from minilottery.plots import plot_series
     from minilottery.plots.base import new_figure, save_figure
 
-    its, paths = runs.iterative, []
+    its, paths = runs.used, []
     if not its or not its[0]["rounds"]:
         return paths
     spread = f"mean ± std over {runs.seeds} seeds"
     for key, name, ylabel in ((ACC, "paper_accuracy.png", "test accuracy at early stop (%)"),
                               (ES, "paper_early_stop.png", "early-stopping iteration")):
-        series = {label: s for label, network in (("winning ticket", "ticket"),
-                                                  ("random reinit", "reinit"))
-                  if (s := network_series(its, network, key)) is not None}
+        series = {label: s for label, network, seeds in (
+            ("winning ticket", "ticket", its), ("random reinit", "reinit", its),
+            ("random pruning (seed 0)", "random_prune", its[:1]))
+                  if (s := network_series(seeds, network, key)) is not None}
         paths.append(plot_series(series, figures / name, ylabel=ylabel,
                                  percent_y=key == ACC,
                                  title=f"LeNet-300-100, full MNIST, {spread}"))

@@ -15,7 +15,9 @@ trains again. Reset is one of
 After each pruned round the controls train at the same density, over the
 same iterations as the ticket: ``reinit`` (the ticket's mask, fresh random
 weights) and ``random_prune`` (a random mask with the same per-layer counts,
-from the ticket's reset weights).
+from the ticket's reset weights). A finished run may gain a control: the same
+call with more ``controls`` trains the new ones at every stored round (from the
+round's checkpoint) and gives what a run with them from the start gives.
 
 Every round is saved as it finishes (results.json and a checkpoint), so the
 same call on the same directory resumes after the last finished round, with
@@ -82,10 +84,11 @@ class LotteryRun(ResumableRun):
         self.rates, self.fraction = c.layer_rate_map(self.model)
         self.masks = ones_masks(self.model)
         self._check_scope()
-        # The number of rounds may grow on resume (continue a run for more rounds); with
-        # --rewind-iteration auto the stored k is the one the search chose
-        self.ignore = ("rounds", "rewind_iteration") if self.auto else ("rounds",)
+        # The number of rounds and the controls may grow on resume (continue a run for more
+        # rounds, add a control); with --rewind-iteration auto the stored k is the search's
+        self.ignore = ("rounds", "controls") + (("rewind_iteration",) if self.auto else ())
         self.open()
+        self._add_controls()
         self.results["config"] = c.to_dict()
         # The figures name layers by their shapes (fc1 784x300); older runs gain them here
         self.results["meta"].setdefault("weight_shapes", self._weight_shapes())
@@ -99,6 +102,26 @@ class LotteryRun(ResumableRun):
 
     def identity(self) -> dict:
         return self.config.to_dict()
+
+    def _add_controls(self) -> None:
+        """Controls given now and not stored start empty; dropping a stored one is refused."""
+        stored = self.results["config"].get("controls", [])
+        given = self.config.controls
+        dropped = [name for name in stored if name not in given]
+        if dropped:
+            raise ConfigMismatchError(
+                f"run directory {self.directory.path} holds a run with controls "
+                f"{','.join(stored)}; got --controls {','.join(given) or 'none'}, which "
+                f"drops {','.join(dropped)} (a run may add controls on resume, not drop them)")
+        for name in given:
+            self.results["controls"].setdefault(name, [])
+
+    def _missing_controls(self, round_index: int) -> list[str]:
+        """The controls not yet trained at a stored round (round r's is entry r - 1)."""
+        if round_index == 0:
+            return []
+        return [name for name in self.config.controls
+                if len(self.results["controls"][name]) < round_index]
 
     def fresh(self) -> dict:
         c = self.config
@@ -180,7 +203,8 @@ class LotteryRun(ResumableRun):
         return list(range(self.config.rounds + 1))
 
     def is_done(self, round_index: int) -> bool:
-        return round_index < len(self.results["rounds"])
+        return (round_index < len(self.results["rounds"])
+                and not self._missing_controls(round_index))
 
     def trainings(self, round_index: int) -> list[int]:
         """Each round's ticket, then its controls (the same iterations as the ticket)."""
@@ -205,12 +229,18 @@ class LotteryRun(ResumableRun):
             self.directory.save_checkpoint("init", weights=self.model.state_dict())
         else:
             if self.context.log is not None:
+                added = sorted({name for step in todo for name in self._missing_controls(step)
+                                if step < len(rounds)})
                 self.progress.write(f"resuming {self.directory.path} after round "
-                                    f"{len(rounds) - 1}")
-            # Resume: the last finished round's trained weights are what the next prunes
-            self.masks = self.directory.load_checkpoint(round_name(len(rounds) - 1))["masks"]
+                                    f"{len(rounds) - 1}" + (f"; adding {', '.join(added)} to "
+                                                            "its rounds" if added else ""))
+            # Resume: the last finished round's masks are what the next round prunes further
+            if todo[-1] >= len(rounds):
+                self.masks = self.directory.load_checkpoint(round_name(len(rounds) - 1))["masks"]
 
     def run_step(self, round_index: int) -> str:
+        if round_index < len(self.results["rounds"]):
+            return self._add_round_controls(round_index)
         c = self.config
         started = time.perf_counter()
         if round_index > 0:
@@ -239,10 +269,24 @@ class LotteryRun(ResumableRun):
         self.results["meta"]["seconds_last_round"] = time.perf_counter() - started
         return round_line(record, controls)
 
-    def _controls(self, round_index: int, masks, start_state) -> dict[str, dict]:
+    def _add_round_controls(self, round_index: int) -> str:
+        """The controls added since ``round_index`` was trained, from its checkpoint."""
+        record = self.results["rounds"][round_index]
+        stored = self.directory.load_checkpoint(round_name(round_index))
+        reset = record.get("reset", self.config.reset)
+        start_state = stored["start"] if reset == "reinit" else self._start_state(reset,
+                                                                                 round_index)
+        names = self._missing_controls(round_index)
+        controls = self._controls(round_index, stored["masks"], start_state, names)
+        for name, control in controls.items():
+            self.results["controls"][name].append(control)
+        return round_line(record, controls, prefix="added to ")
+
+    def _controls(self, round_index: int, masks, start_state,
+                  names: list[str] | None = None) -> dict[str, dict]:
         c = self.config
         out = {}
-        for name in c.controls:
+        for name in c.controls if names is None else names:
             if name == "reinit":
                 control_masks, state = masks, self._start_state("reinit", round_index)
             else:

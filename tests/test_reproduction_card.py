@@ -60,6 +60,8 @@ def paper_like(card):
 
     seeds = [run(ticket, ticket_es, lambda r: 98.0 if r <= 6 else 97.0, lambda r: 15_000,
                  jitter=j) for j in (-0.05, 0.05)]
+    seeds[0]["controls"]["random_prune"] = [rec(r, 98.0 if r <= 4 else 96.5, 14_000)
+                                            for r in range(1, 21)]
     oneshot = run(lambda r: 98.0 if r == 0 else 98.2 if r <= 10 else 96.0,
                   lambda r: 10_000 if r == 0 else 7_000)
     rates = {rate: run(lambda r: 98.0 if r == 0 else 97.0, lambda r: 9_000, rounds=n,
@@ -69,8 +71,10 @@ def paper_like(card):
 
 def test_a_paper_like_run_reproduces_every_claim(card):
     rows = card.claims(paper_like(card))
-    assert len(rows) == 8
-    assert [c.verdict for c in rows] == ["reproduced"] * 8, [(c.claim, c.ours) for c in rows]
+    assert len(rows) == 9
+    assert [c.verdict for c in rows] == ["reproduced"] * 9, [(c.claim, c.ours) for c in rows]
+    random = next(c for c in rows if c.claim.startswith("Randomly pruned"))
+    assert random.ours.endswith("random pruning holds to 41.1%, tickets to 2.9%")
     holds = next(c for c in rows if c.claim.startswith("Reinit falls behind"))
     assert holds.ours == "reinit holds to 26.3%, tickets to 2.9%"
 
@@ -86,7 +90,8 @@ def test_tickets_no_better_than_their_controls_reproduce_nothing_but_the_dense_n
     assert verdicts.pop("Dense LeNet-300-100, test accuracy at early stop") == "reproduced"
     pending = {k for k, v in verdicts.items() if v == "pending"}
     assert pending == {"One-shot pruning finds tickets too; iterative pruning finds smaller ones",
-                       "Pruning 10-20% a round beats 40% or more"}
+                       "Pruning 10-20% a round beats 40% or more",
+                       "Randomly pruned networks learn slower and fall behind the tickets"}
     assert {v for k, v in verdicts.items() if k not in pending} == {"not reproduced"}
 
 
@@ -95,11 +100,13 @@ def test_unfinished_runs_leave_their_claims_pending(card):
     for seed in short.iterative:
         seed["rounds"] = seed["rounds"][:4]
         seed["controls"]["reinit"] = seed["controls"]["reinit"][:3]
+        seed["controls"].pop("random_prune", None)
     rows = card.claims(card.Runs(short.iterative, None, {}))
     assert rows[0].verdict == "reproduced"
     assert all(c.verdict == "pending" for c in rows[1:])
     text = card.render(card.Runs(short.iterative, None, {}))
-    assert "1 reproduced, 7 pending" in text and "rounds 0-3 of 0-20" in text
+    assert "1 reproduced, 8 pending" in text and "rounds 0-3 of 0-20" in text
+    assert "random-prune control, seed 0: not started" in text
 
 
 def test_the_card_is_regenerated_and_a_changed_result_makes_it_stale(card, tmp_path):
@@ -126,3 +133,16 @@ def test_the_committed_card_matches_the_committed_results(card):
     text = card.CARD.read_text()
     for row in rows:
         assert row.ours in text and row.verdict in text
+
+
+def test_a_seed_still_training_waits_until_it_finishes(card):
+    """Two finished seeds and a third at round 1: the claims average the two finished."""
+    runs = paper_like(card)
+    third = json.loads(json.dumps(runs.iterative[1]))
+    third["rounds"], third["controls"]["reinit"] = third["rounds"][:2], []
+    both = card.claims(runs)
+    runs.iterative.append(third)
+    assert card.claims(runs) == both
+    text = card.render(runs)
+    assert "(2 seeds of the iterative" in text and "1 more seed(s) still training" in text
+    assert "iterative, seed 2: rounds 0-1 of 0-20" in text

@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -150,7 +151,6 @@ def test_run_directory_open_and_refuse(tmp_path):
 @pytest.mark.parametrize("changes, field", [
     (dict(lr=0.01), r"lr: stored 0.0012, given 0.01"),
     (dict(seed=6), r"seed: stored 5, given 6"),
-    (dict(controls=("reinit",)), r"controls: stored \['reinit', 'random_prune'\], given"),
     (dict(reset="rewind", rewind_iteration=5), r"reset: stored 'init', given 'rewind'"),
 ])
 def test_a_run_of_another_configuration_is_refused_untouched(reference, changes, field):
@@ -209,6 +209,35 @@ def test_more_rounds_continue_a_finished_run(reference, tmp_path):
     assert len(read_results(tmp_path)["rounds"]) == 2
     lottery.run_lottery(LotteryConfig(**TINY), tmp_path, progress=False)
     assert_same_run(tmp_path, reference)
+
+
+@pytest.mark.parametrize("reset", ["init", "reinit", "rewind"])
+def test_a_control_added_to_a_finished_run_gives_what_a_run_with_it_gives(tmp_path, reset,
+                                                                        monkeypatch):
+    """random_prune added to a reinit-only run: trained at every stored round from its
+    checkpoint, the same numbers as a run that had both controls from the start; a stop
+    while the added controls train resumes to the same too."""
+    both = LotteryConfig(**{**TINY, "reset": reset, "rewind_iteration": 0.25})
+    lottery.run_lottery(both, tmp_path / "ref", progress=False)
+    lottery.run_lottery(replace(both, controls=("reinit",)), tmp_path / "cut", progress=False)
+    assert read_results(tmp_path / "cut")["controls"].keys() == {"reinit"}
+    # trainings of the added controls: round 1's, then round 2's (stopped there)
+    monkeypatch.setattr(recipe, "train", Interrupt(recipe.train, 2))
+    with pytest.raises(KeyboardInterrupt):
+        lottery.run_lottery(both, tmp_path / "cut", progress=False)
+    assert len(read_results(tmp_path / "cut")["controls"]["random_prune"]) == 1
+    monkeypatch.undo()
+    lottery.run_lottery(both, tmp_path / "cut", progress=False)
+    assert_same_run(tmp_path / "cut", tmp_path / "ref")
+
+
+def test_a_resumed_run_may_not_drop_a_control(reference, capsys):
+    before = snapshot(reference)
+    with pytest.raises(ConfigMismatchError, match=r"drops random_prune \(a run may add "
+                       r"controls on resume, not drop them\)"):
+        lottery.run_lottery(LotteryConfig(**{**TINY, "controls": ("reinit",)}), reference,
+                            progress=False)
+    assert snapshot(reference) == before
 
 
 def test_resume_of_a_rewind_run(tmp_path, monkeypatch):

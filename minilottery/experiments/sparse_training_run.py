@@ -21,7 +21,6 @@ from ..data import Dataset
 from ..prune import density, layer_density
 from ..recipe import build_model, prepare, round_seed, run_metadata, train_masked
 from ..runner import ResumableRun, RunContext
-from ..train import early_stop
 from ..sparse_training import (
     DISTRIBUTIONS,
     CostMeter,
@@ -29,6 +28,7 @@ from ..sparse_training import (
     GradualPruning,
     layer_densities,
 )
+from ..train import early_stop
 
 METHODS = ("gradual", "set", "rigl")
 
