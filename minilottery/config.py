@@ -25,7 +25,11 @@ from .presets import Schedule, get_preset
 from .prune import check_layer_rates, global_rates, layer_rates_for
 
 STRATEGIES = ("iterative", "oneshot")
-SCOPES = ("layer", "global")
+SCOPES = ("layer", "global", "nm", "channel")
+CHANNEL_CRITERIA = ("l1", "bn")
+# Fields added after runs were stored: left out of to_dict while None, so the runs stored
+# before them (whose config lacks them) still resume
+LATER_FIELDS = ("nm", "channel_criterion")
 RESETS = ("init", "rewind", "reinit")
 CONTROLS = ("reinit", "random_prune")
 RETRAIN_MODES = ("weights", "lr", "finetune")
@@ -58,6 +62,24 @@ def _fraction(name: str, value) -> None:
     """A fraction in [0, 1), or None for "the preset's"."""
     if value is not None:
         check_fraction(name, value)
+
+
+def parse_nm(text: str) -> tuple[int, int]:
+    """(N, M) from "N:M", with 1 <= N < M; a clear error otherwise."""
+    n, sep, m = str(text).partition(":")
+    try:
+        n, m = int(n), int(m)
+    except ValueError:
+        n = m = 0
+    if not sep or not 1 <= n < m:
+        raise ValueError(f"nm: got {text!r}, expected N:M with 1 <= N < M, such as 2:4")
+    return n, m
+
+
+def nm_rounds(text: str) -> int:
+    """The pruned rounds of an N:M run: one weight of every group of M a round, M - N."""
+    n, m = parse_nm(text)
+    return m - n
 
 
 REQUIRED = object()  # option(REQUIRED, ...): no default, the flag must be given
@@ -115,7 +137,14 @@ class LotteryConfig:
     strategy: str = option("iterative", "pruning", "iterative: rounds of pruning; oneshot: "
                            "each round prunes the dense network to its density", STRATEGIES)
     rounds: int | None = option(None, "pruning", "pruning rounds after round 0")
-    scope: str | None = option(None, "pruning", "prune each layer, or all at once", SCOPES)
+    scope: str | None = option(None, "pruning", "prune each layer, all at once, N:M groups "
+                               "(--nm), or whole channels / units (structured)", SCOPES)
+    nm: str | None = option(None, "pruning", "with --scope nm: keep N of every M consecutive "
+                            "input weights (default 2:4); a round removes one of each group",
+                            metavar="N:M")
+    channel_criterion: str | None = option(None, "pruning", "with --scope channel: the score "
+                                           "of a channel, L1 norm of its filter or the scale "
+                                           "of its batch norm (default l1)", CHANNEL_CRITERIA)
     rate: float | None = option(None, "pruning", "layer scope: rate of hidden layers (output "
                                 "at half); global scope: the fraction pruned a round")
     conv_rate: float | None = option(None, "pruning", "fraction of conv weights pruned a round")
@@ -156,7 +185,7 @@ class LotteryConfig:
         # An explicit --iterations rescales the preset's schedule to the same fractions
         scaled = scaled.scaled(iterations / scaled.iterations, iterations)
         conv, fc, out = preset.conv_rate, preset.fc_rate, preset.output_rate
-        if self.rate is not None and scope == "layer":
+        if self.rate is not None and scope in ("layer", "channel"):
             # One rate for every hidden layer, the output layer at half, as in the paper
             conv, fc, out = self.rate, self.rate, self.rate / 2
         rewind = rewind_point(self.rewind_iteration, scaled) if reset == "rewind" else None
@@ -174,8 +203,12 @@ class LotteryConfig:
             warmup=self.warmup if self.warmup is not None else scaled.warmup,
             milestones=tuple(self.milestones if self.milestones is not None
                              else scaled.milestones),
-            rounds=self.rounds if self.rounds is not None else preset.rounds,
+            rounds=(self.rounds if self.rounds is not None else
+                    nm_rounds(self.nm or "2:4") if scope == "nm" else preset.rounds),
             scope=scope,
+            nm=(self.nm or "2:4") if scope == "nm" else self.nm,
+            channel_criterion=((self.channel_criterion or "l1") if scope == "channel"
+                               else self.channel_criterion),
             conv_rate=self.conv_rate if self.conv_rate is not None else conv,
             fc_rate=self.fc_rate if self.fc_rate is not None else fc,
             output_rate=self.output_rate if self.output_rate is not None else out,
@@ -200,6 +233,18 @@ class LotteryConfig:
             raise ValueError(f"retrain: got {self.retrain!r} with reset 'reinit', expected "
                              "reset init (k = 0) or rewind (k = --rewind-iteration): "
                              f"{self.retrain!r} keeps the trained weights")
+        if self.nm is not None and self.scope != "nm":
+            raise ValueError(f"nm: got {self.nm!r} with scope {self.scope!r}, expected "
+                             "--scope nm")
+        if self.channel_criterion is not None:
+            check_choice("channel_criterion", self.channel_criterion, CHANNEL_CRITERIA)
+            if self.scope != "channel":
+                raise ValueError(f"channel_criterion: got {self.channel_criterion!r} with "
+                                 f"scope {self.scope!r}, expected --scope channel")
+        if self.scope == "nm" and self.rounds > nm_rounds(self.nm):
+            raise ValueError(f"rounds: got {self.rounds} with --nm {self.nm}, expected at most "
+                             f"{nm_rounds(self.nm)} (a round removes one weight of every "
+                             "group until N are left)")
         if self.rate == 0:
             raise ValueError("rate: got 0, expected a fraction in (0, 1): a rate of 0 prunes "
                              "nothing (give a layer rate of 0 to leave one layer unpruned)")
@@ -252,7 +297,7 @@ class LotteryConfig:
         """
         rates = layer_rates_for(model, self.conv_rate, self.fc_rate, self.output_rate)
         rates.update(check_layer_rates(model, self.layer_rates))
-        if self.scope == "layer":
+        if self.scope != "global":  # layer, nm and channel: a rate per layer
             return rates, max(rates.values())
         fraction = self.rate if self.rate is not None else max(rates.values())
         return global_rates(rates, fraction), fraction
@@ -273,6 +318,9 @@ class LotteryConfig:
         data = asdict(self)
         if data["retrain"] == "weights":  # the default: runs made before the field match
             del data["retrain"]
+        for name in LATER_FIELDS:
+            if data[name] is None:
+                del data[name]
         return data
 
     @classmethod

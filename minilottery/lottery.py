@@ -39,10 +39,11 @@ from dataclasses import replace
 
 import numpy as np
 
-from .config import LotteryConfig
+from .config import LotteryConfig, parse_nm
 from .cost import annotate_costs, dense_layer_costs
 from .data import Dataset
 from .models import build_like
+from .nm import check_groups, nm_round
 from .progress import round_line
 from .prune import (
     compound_rates,
@@ -58,6 +59,7 @@ from .runner import ResumableRun, RunContext
 from .runs import ConfigMismatchError, DamagedFileError
 from .seeds import Stream, derived_seed
 from .stored_run import round_name
+from .structured import channel_prune, leaves, structured_record
 from .train import TrainResult
 
 
@@ -91,6 +93,7 @@ class LotteryRun(ResumableRun):
         self.model = build_model(c, self.dataset, backend=self.context.backend)
         self.rates, self.fraction = c.layer_rate_map(self.model)
         self.masks = ones_masks(self.model)
+        self._check_scope()
         # The number of rounds and the controls may grow on resume (continue a run for more
         # rounds, add a control); with --rewind-iteration auto the stored k is the search's
         self.ignore = ("rounds", "controls") + (("rewind_iteration",) if self.auto else ())
@@ -178,6 +181,8 @@ class LotteryRun(ResumableRun):
 
     def _prune(self, round_index: int, masks):
         """The masks of ``round_index`` from the trained weights now in the model."""
+        if self.config.scope in ("nm", "channel"):
+            return self._prune_structured(round_index, masks)
         if self.config.strategy == "iterative":
             return magnitude_prune(self.model, self.fraction, self.config.scope, masks,
                                    self.rates)
@@ -187,6 +192,27 @@ class LotteryRun(ResumableRun):
         if self.config.scope == "global":
             rates = global_rates(rates, fraction)
         return magnitude_prune(self.model, fraction, self.config.scope, None, rates)
+
+    def _check_scope(self) -> None:
+        """Before anything is trained: the nm and channel scopes can prune this model."""
+        if self.config.scope == "nm":
+            check_groups(self.model, parse_nm(self.config.nm)[1],
+                         {name for name, rate in self.rates.items() if rate > 0})
+        elif self.config.scope == "channel":
+            leaves(self.model)  # a chain of layers; a residual block is refused
+
+    def _prune_structured(self, round_index: int, masks):
+        """N:M groups (nm.py) or whole channels (structured.py); one-shot starts from dense."""
+        c = self.config
+        iterative = c.strategy == "iterative"
+        if c.scope == "nm":
+            n, m = parse_nm(c.nm)
+            layers = {name for name, rate in self.rates.items() if rate > 0}
+            return nm_round(self.model, round_index, n, m, masks if iterative else None,
+                            layers)
+        rates = self.rates if iterative else compound_rates(self.rates, round_index)
+        return channel_prune(self.model, rates, masks if iterative else None,
+                             self.dataset.input_shape, c.channel_criterion)
 
     # -- the rounds --------------------------------------------------------------------
 
@@ -283,6 +309,8 @@ class LotteryRun(ResumableRun):
         self.directory.save_checkpoint(round_name(round_index), masks=masks,
                                        weights=self.model.state_dict(), **extra)
         record = round_record(round_index, masks, result, reset=reset, retrain=c.retrain)
+        if c.scope == "channel":  # what compact() makes of this round: channels, parameters
+            record.update(structured_record(self.model, masks, self.dataset.input_shape))
         controls = self._controls(round_index, masks, start_state) if round_index else {}
         self.results["rounds"].append(record)
         for name, control in controls.items():

@@ -78,3 +78,24 @@ def nm_prune(model: Module, n: int = 2, m: int = 4,
             new = nm_mask(weight, n, m, old, name)
         out[name] = new
     return out
+
+
+def nm_round(model: Module, round_index: int, n: int, m: int,
+             masks: Mapping[str, object] | None = None,
+             layers: set[str] | None = None) -> dict[str, object]:
+    """The masks of IMP round ``round_index`` toward N:M: max(N, M - round) of every group
+    of M kept, one weight of each group removed a round (narrowing ``masks``; None: from
+    the dense network, a one-shot round)."""
+    keep = max(n, m - check_int("round_index", round_index, 1))
+    return nm_prune(model, keep, m, masks, layers)
+
+
+def check_groups(model: Module, m: int, layers: set[str]) -> None:
+    """ValueError naming the first of ``layers`` whose inputs do not split into groups of M
+    (checked before a run trains anything)."""
+    for name, layer in prunable_layers(model):
+        inputs = layer.params["weight"].shape[1]
+        if name in layers and inputs % m:
+            raise ValueError(f"nm: {name} has {inputs} inputs, not a multiple of M = {m}; "
+                             f"expected layers whose inputs split into groups of M "
+                             f"(--layer-rates {name}=0 leaves it dense)")

@@ -138,6 +138,14 @@ class Optimizer:
                         buffer *= mask
         self._masks_seen = masks
 
+    def clear_state(self, name: str, where) -> None:
+        """Zero the state (momentum, Adam's moments) of ``name``'s entries where ``where``
+        (a device boolean array shaped like the parameter) is True: a connection that dynamic
+        sparse training grows again starts with no memory of its past."""
+        for buffer in self.state.get(name, {}).values():
+            if hasattr(buffer, "shape") and buffer.shape == where.shape:
+                buffer[where] = 0
+
     def _update(self, name: str, param, grad, lr: float) -> None:
         raise NotImplementedError
 

@@ -33,10 +33,12 @@ class Stream(IntEnum):
     TRANSFER_OUTPUT_MASK = 31  # transfer: a random mask of the replaced output layer
     TRANSFER_FRESH = 32  # transfer: the random ticket's fresh weights
     SUPERMASK_RANDOM = 40  # supermasks: the random masks of a round (one per draw)
-    SANITY_TRAIN = 50  # sanity checks: the data order of seed s > 0 (s = 0: the round's own)
-    SANITY_SHUFFLE = 51  # ... the shuffled mask of seed s
-    SANITY_REINIT = 52  # ... the fresh weights of seed s
-    SANITY_RANDOM = 53  # ... the uniformly random mask of seed s
+    SPARSE_MASK = 50  # SET / RigL: the random mask a sparse training starts from
+    SPARSE_GROW = 51  # SET: the connections grown at random at an update (per iteration)
+    SANITY_TRAIN = 60  # sanity checks: the data order of seed s > 0 (s = 0: the round's own)
+    SANITY_SHUFFLE = 61  # ... the shuffled mask of seed s
+    SANITY_REINIT = 62  # ... the fresh weights of seed s
+    SANITY_RANDOM = 63  # ... the uniformly random mask of seed s
 
 
 def derived_seed(seed: int, round_index: int, stream: Stream, *draw: int) -> int:

@@ -178,3 +178,72 @@ def zero_channels(model: Module, keep: Mapping[str, np.ndarray]) -> None:
                     value = backend.to_numpy(module.params[key]).copy()
                     value[removed] = 0
                     module.params[key] = backend.asarray(value)
+
+
+def channel_masks(model: Module, keep: Mapping[str, np.ndarray], input_shape) -> dict:
+    """The weight masks of a channel selection (host): a removed channel's row of its layer
+    and its input columns in the next layer are False (through a Flatten, its h*w features).
+
+    With these masks in force the removed channels contribute nothing, whatever their bias
+    and batch norm hold, so ``compact`` of the same selection computes the same outputs:
+    structured pruning runs as a scope of IMP on masks, and ends in ``compact``.
+    """
+    chain = leaves(model)
+    shapes = input_shapes(model, [layer for _, layer, _, _ in chain], input_shape)
+    names = {id(layer): name for name, layer in prunable_layers(model)}
+    masks, inputs = {}, None
+    for _, layer, _, _ in chain:
+        if isinstance(layer, (Conv2d, Linear)):
+            shape = tuple(layer.params["weight"].shape)
+            outputs = keep.get(names[id(layer)])
+            mask = np.zeros(shape, dtype=bool)
+            rows = np.arange(shape[0]) if outputs is None else np.asarray(outputs)
+            cols = np.arange(shape[1]) if inputs is None else inputs
+            mask[np.ix_(rows, cols)] = True  # every kernel position of a kept (row, col)
+            masks[names[id(layer)]] = mask
+            inputs = None if outputs is None else np.asarray(outputs)
+        elif isinstance(layer, Flatten) and inputs is not None:
+            per_channel = int(np.prod(shapes[id(layer)][1:]))
+            inputs = (inputs[:, None] * per_channel + np.arange(per_channel)).ravel()
+    return masks
+
+
+def kept_channels(model: Module, masks: Mapping[str, object]) -> dict[str, np.ndarray]:
+    """The selection that channel masks encode: per layer, the output channels whose row
+    keeps any weight."""
+    to_numpy = model.backend.to_numpy
+    out = {}
+    for name, layer, _ in prunable_channels(model):
+        mask = to_numpy(masks[name]).reshape(layer.params["weight"].shape[0], -1)
+        out[name] = np.flatnonzero(mask.any(axis=1))
+    return out
+
+
+def channel_prune(model: Module, rates: Mapping[str, float], masks, input_shape,
+                  criterion: str = "l1") -> dict:
+    """One IMP round of structured pruning: each layer loses round(rate * its kept channels)
+    (its rate from ``rates``; the output layer keeps its outputs), lowest score first; the
+    channel masks of what is left (host). ``masks`` None: every channel kept so far."""
+    scores = channel_scores(model, criterion)
+    keep = None if masks is None else kept_channels(model, masks)
+    out = {}
+    for name, score in scores.items():
+        current = np.arange(len(score)) if keep is None else keep[name]
+        out[name] = select_channels({name: score}, rates.get(name, 0.0),
+                                    {name: current})[name]
+    return channel_masks(model, out, input_shape)
+
+
+def parameter_count(model: Module) -> int:
+    """Every parameter of ``model`` (weights, biases, batch-norm scales and shifts)."""
+    return sum(int(np.prod(value.shape)) for _, value in model.named_parameters())
+
+
+def structured_record(model: Module, masks, input_shape) -> dict:
+    """What a structured round records: the channels each layer keeps and the parameters of
+    the compacted network beside the masked one's."""
+    keep = kept_channels(model, masks)
+    small = compact(model, keep, input_shape)
+    return {"channels": {name: int(len(k)) for name, k in keep.items()},
+            "compact_parameters": parameter_count(small),
+            "dense_parameters": parameter_count(model)}

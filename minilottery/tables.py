@@ -284,3 +284,13 @@ def sanity_table(results: dict) -> str:
             + f"\n{results['config']['method']} masks; test accuracy at early stop, mean ± std "
               "over seeds; shuffled: per layer, same counts; random: the same overall "
               "density in every layer")
+
+
+def sparse_training_table(results: dict) -> str:
+    """Method, density reached, accuracies and training FLOPs of a sparse-training run."""
+    rows = [[method, percent(r["density"], 2), percent(r["early_stop_test_accuracy"], 2),
+             percent(r["final_test_accuracy"], 2), r["early_stop_iteration"],
+             f"{r['training_flops']:.3g}", len(r["updates"])]
+            for method, records in results["methods"].items() for r in records]
+    return format_table(["method", "remaining %", "early-stop acc %", "final acc %",
+                         "early-stop iter", "training FLOPs", "mask updates"], rows)

@@ -109,3 +109,29 @@ def test_beyond_smoke(examples_path, tmp_path, capsys):
     assert "supermasks" in printed
     for part in ("stability-dense", "stability-ticket", "prune-at-init", "supermask"):
         assert (out / part / "results.json").is_file()
+
+
+def test_sparsity_comparison_smoke(examples_path, tmp_path, capsys):
+    """Every method of the comparison, one seed, a table and a figure; again: resumed."""
+    out = tmp_path / "cmp"
+    argv = ["--smoke", "--seeds", "1", "--net", "lenet", "--no-progress", "--out", str(out)]
+    assert load("sparsity_comparison").main(argv) == 0
+    table = (out / "comparison.md").read_text()
+    for method in ("IMP (reset to init)", "IMP (rewind to 5%)", "IMP N:M", "structured IMP",
+                   "gradual pruning", "SET", "RigL"):
+        assert f"| {method}" in table
+    assert (out / "comparison.png").stat().st_size > 1000
+    before = (out / "seed0" / "sparse" / "results.json").stat().st_mtime_ns
+    assert load("sparsity_comparison").main(argv) == 0
+    assert (out / "seed0" / "sparse" / "results.json").stat().st_mtime_ns == before
+
+
+def test_sparsity_speed_smoke(examples_path, tmp_path, capsys):
+    out = tmp_path / "speed.png"
+    assert load("sparsity_speed").main(["--smoke", "--out", str(out)]) == 0
+    rows = json.loads(out.with_suffix(".json").read_text())
+    kinds = {(r["net"], r["kind"]) for r in rows}
+    assert {("lenet300", "masked"), ("lenet300", "CSR"), ("lenet300", "compacted"),
+            ("conv2", "compacted")} <= kinds
+    assert all(r["inference_s"] > 0 and r["train_step_s"] > 0 for r in rows)
+    assert out.stat().st_size > 1000

@@ -31,7 +31,7 @@ LAYERS = {
     "minilottery.schema": 2, "minilottery.recipe": 2, "minilottery.runner": 2,
     "minilottery.stored_run": 2, "minilottery.cost": 2, "minilottery.mask_ops": 2,
     "minilottery.sparse_schedules": 2, "minilottery.drop_grow": 2, "minilottery.nm": 2,
-    "minilottery.structured": 2,
+    "minilottery.structured": 2, "minilottery.sparse_training": 2,
     "minilottery.transfer": 3, "minilottery.experiments": 3,
     "minilottery.sweep": 4,
     "minilottery.plots": 5, "minilottery.tables": 5,

@@ -34,6 +34,7 @@ README = ROOT / "README.md"
 SHORTEN = {
     "lottery": ["--iterations", "40", "--rounds", "2", "--eval-every", "20"],
     "train": ["--iterations", "40", "--eval-every", "20"],
+    "sparse-train": ["--iterations", "40", "--eval-every", "20"],
     "transfer": ["--iterations", "40"],
     "stability": ["--iterations", "600", "--points", "3"],  # keeps the README's k <= 600
     # k as a fraction: a rewinding sweep's k (100 of 1,000) stays inside 40 iterations

@@ -21,6 +21,7 @@ from . import (
     plot,
     prune_at_init,
     sanity,
+    sparse_train,
     stability,
     supermask,
     sweep,
@@ -29,8 +30,8 @@ from . import (
 )
 from .arguments import ArgumentParser
 
-COMMANDS = (train, lottery, stability, prune_at_init, supermask, transfer, sweep, plot, fetch,
-            mask_dynamics, early_bird, sanity)
+COMMANDS = (train, lottery, stability, prune_at_init, supermask, transfer, sparse_train, sweep,
+            plot, fetch, mask_dynamics, early_bird, sanity)
 # The errors a user's input causes: reported in one line, never as a traceback
 USER_ERRORS = (ValueError, KeyError, FileNotFoundError, NotADirectoryError, ImportError,
                FloatingPointError)

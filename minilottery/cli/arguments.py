@@ -25,7 +25,8 @@ GROUP_TITLES = {"data": "model and data",
                 "training": "training (default: the model's preset, scaled to the dataset; "
                             "--print-config shows every value resolved)",
                 "pruning": "pruning (default: the model's preset)",
-                "transfer": "transfer (default: the source's)", "analysis": "analysis"}
+                "transfer": "transfer (default: the source's)", "analysis": "analysis",
+                "sparse": "sparse training"}
 
 
 class ArgumentParser(argparse.ArgumentParser):
