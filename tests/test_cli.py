@@ -157,6 +157,15 @@ def test_plot_of_a_run_with_no_finished_round_is_one_line(tmp_path, capsys):
     assert code == 2 and "no finished round" in one_line_error(err, "plot")
 
 
+def test_plot_of_a_sparse_train_run_refuses_naming_it(tmp_path, capsys):
+    (tmp_path / "results.json").write_text(json.dumps(
+        {"config": {"training": {}, "sparse": {"methods": ["rigl"]}}, "meta": {},
+         "methods": {"rigl": [{"density": 0.5}]}}))
+    code, _, err = run_cli(["plot", str(tmp_path)], capsys)
+    line = one_line_error(err, "plot")
+    assert code == 2 and "sparse-train run" in line and "minilottery sparse-train" in line
+
+
 @pytest.mark.parametrize("command", ["train", "lottery", "stability", "prune-at-init",
                                      "supermask", "transfer", "sweep", "plot"])
 def test_every_command_takes_threads(command, capsys):

@@ -144,3 +144,27 @@ def test_a_search_with_no_mask_in_its_training_uses_the_weights_at_the_end(sourc
                                                    "distances": []}}}
     # the search replays round 0: its end is round 0's trained weights, whose mask is round 1's
     assert results["rounds"][0]["distance_to_imp"] == 0.0
+
+
+def test_plot_of_an_early_bird_run_redraws_early_bird_png(source, tmp_path, capsys):
+    from cli_runner import run_cli
+
+    options = EarlyBirdOptions(source=str(source), rounds=(1,), every=5, window=2,
+                               threshold=0.5)
+    run_early_bird(options, tmp_path / "eb", progress=False, log=None)
+    code, out, err = run_cli(["plot", str(tmp_path / "eb")], capsys)
+    assert code == 0, err
+    assert (tmp_path / "eb" / "early_bird.png").is_file() and "early_bird.png" in out
+    assert not (tmp_path / "eb" / "accuracy.png").exists()  # no lottery figure, no "? on ?"
+
+
+def test_plot_of_a_mask_dynamics_directory_redraws_its_figure(source, tmp_path, capsys):
+    import json
+
+    from cli_runner import run_cli
+
+    (tmp_path / "md").mkdir()
+    (tmp_path / "md" / "mask_dynamics.json").write_text(json.dumps(mask_dynamics([source])))
+    code, out, err = run_cli(["plot", str(tmp_path / "md")], capsys)
+    assert code == 0, err
+    assert (tmp_path / "md" / "mask_dynamics.png").is_file()

@@ -108,3 +108,14 @@ def test_sanity_refuses_bad_options(source, tmp_path):
     with pytest.raises(ValueError, match="round: got 9"):
         run_sanity(SanityOptions(source=str(source), rounds=(9,)), tmp_path / "c",
                    progress=False, log=None)
+
+
+def test_plot_of_a_sanity_run_redraws_sanity_png(source, tmp_path, capsys):
+    from cli_runner import run_cli
+
+    options = SanityOptions(source=str(source), method="imp", rounds=(1,), seeds=1)
+    run_sanity(options, tmp_path / "s", progress=False, log=None)
+    code, out, err = run_cli(["plot", str(tmp_path / "s")], capsys)
+    assert code == 0, err
+    assert (tmp_path / "s" / "sanity.png").is_file() and "sanity.png" in out
+    assert not (tmp_path / "s" / "accuracy.png").exists()
