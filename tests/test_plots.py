@@ -427,3 +427,22 @@ def test_only_lines_equal_on_the_figure_are_called_the_same():
     assert same_as(x, [95.1, 93.9, 94.2], [ticket]) == "winning ticket"
     layer = ("fc1 784x300", x, np.array([100.0, 80.0, 64.0]))
     assert same_as(x * 1.001, [100.0, 80.02, 64.03], [layer]) == "fc1 784x300"
+
+
+@pytest.mark.parametrize("retrain, reset, words", [
+    ("lr", "init", "learning-rate rewinding to iteration 0"),
+    ("lr", "rewind", "learning-rate rewinding to iteration 5"),
+    ("finetune", "init", "fine-tuning")])
+def test_the_retraining_mode_is_named_in_titles_labels_and_sweep_groups(retrain, reset, words):
+    from minilottery.plots.base import network_label, run_title
+    from minilottery.sweep.aggregate import pruned_network
+
+    config = {"model": "lenet300", "dataset": "digits", "strategy": "magnitude",
+              "scope": "layer", "reset": reset, "rewind_iteration": 5, "retrain": retrain}
+    results = {"config": config}
+    assert run_title(results).endswith(words) and "reset" not in run_title(results)
+    assert network_label("ticket", results) == f"IMP ({words})"
+    assert pruned_network(config) == f"IMP ({words})"
+    del config["retrain"]  # "weights", as stored: the ticket as before
+    assert run_title(results).endswith(f"reset {reset}")
+    assert pruned_network(config).startswith("ticket")

@@ -31,6 +31,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 
+from ..config import retrain_words
 from ..runs import atomic_write_bytes
 from .overlap import cycle_style, hollow, same_as
 
@@ -101,6 +102,8 @@ def networks(results) -> dict[str, list[dict]]:
 
 def network_label(name: str, results) -> str:
     config = results.get("config") or {}
+    if name == "ticket" and retrain_words(config):
+        return f"IMP ({retrain_words(config)})"  # trained weights kept: not a ticket
     if name == "ticket" and config.get("reset", "init") != "init":
         reset = config["reset"]
         if reset == "rewind" and config.get("rewind_iteration") is not None:
@@ -114,9 +117,10 @@ def run_title(results) -> str:
     if not config:
         return ""
     scope = config.get("scope", "")
+    retrain = retrain_words(config) or f"reset {config.get('reset', '?')}"
     return (f"{config.get('model', '?')} on {config.get('dataset', '?')}: "
             f"{config.get('strategy', '')} {SCOPE_WORDS.get(scope, scope)} pruning, "
-            f"reset {config.get('reset', '?')}")
+            f"{retrain}")
 
 
 def _value(record: dict, key: str) -> float:
