@@ -250,10 +250,14 @@ def draw_series(ax, series: Mapping[str, Mapping], *, log_x: bool = True,
         keep = np.isfinite(mean)
         style = dict((styles or {}).get(label) or cycle_style(index))
         style.setdefault("markersize", 5)
-        same = same_as(x[keep], mean[keep], drawn)
+        # equal means are not one line when the spreads (the seeds' points) differ
+        spread = [scale * _column(curve, label, key, n)[order][keep]
+                  for key in ("std", "low", "high") if key in curve]
+        points = np.stack([mean[keep], *spread])
+        same = same_as(x[keep], points, drawn)
         ax.plot(x[keep], mean[keep], label=f"{label} (same as {same})" if same else str(label),
                 **(hollow(style) if same else style))
-        drawn.append((str(label), x[keep], mean[keep]))
+        drawn.append((str(label), x[keep], points))
         color = ax.lines[-1].get_color()
         if "std" in curve:
             std = scale * _column(curve, label, "std", n)[order]
