@@ -104,8 +104,8 @@ def test_unparsable_flags_exit_2_naming_the_argument(argv, message, capsys, tmp_
 @pytest.mark.parametrize("flags, message", [
     (["--rate", "1.5"], r"rate: got 1.5, expected a fraction in [0, 1)"),
     (["--layer-rate", "9.weight=0.1"], "['9.weight'] are not prunable weights"),
-    (["--reset", "rewind", "--rewind-iteration", "100"], "rewind_iteration: got 100"),
-    (["--batch-size", "0"], "batch_size: got 0"),
+    (["--reset", "rewind", "--rewind-iteration", "100"], "--rewind-iteration: got 100"),
+    (["--batch-size", "0"], "--batch-size: got 0"),
     (["--width", "-1"], "width: got -1.0, expected a number > 0"),
     (["--iterations", "0"], "iterations: got 0, expected >= 1"),
     (["--rate", "0"], "rate: got 0"),

@@ -99,7 +99,7 @@ def test_a_search_that_never_settles_uses_the_last_mask(source, tmp_path):
 
 
 def test_early_bird_refuses_bad_options(source, tmp_path):
-    with pytest.raises(ValueError, match="round: got 7"):
+    with pytest.raises(ValueError, match="rounds: got 7"):
         run_early_bird(EarlyBirdOptions(source=str(source), rounds=(7,)), tmp_path / "a",
                        progress=False, log=None)
     with pytest.raises(ValueError, match="window: got 1"):
@@ -168,3 +168,18 @@ def test_plot_of_a_mask_dynamics_directory_redraws_its_figure(source, tmp_path, 
     code, out, err = run_cli(["plot", str(tmp_path / "md")], capsys)
     assert code == 0, err
     assert (tmp_path / "md" / "mask_dynamics.png").is_file()
+
+
+@pytest.mark.parametrize("flags, words", [
+    (["--every", "0"], ["--every: got 0"]),
+    (["--every", "-5"], ["--every: got -5"]),
+    (["--window", "0"], ["--window: got 0"]),
+    (["--threshold", "-1"], ["--threshold: got -1.0"]),
+    (["--rounds", "0"], ["--rounds: got 0", "[1, 2]"])])
+def test_early_bird_errors_name_the_flag_and_value(source, tmp_path, capsys, flags, words):
+    from cli_runner import run_cli
+
+    code, _, err = run_cli(["early-bird", "--source", str(source), *flags, "--out",
+                            str(tmp_path / "eb"), "--no-progress"], capsys)
+    assert code == 2 and all(w in err for w in words), err
+    assert not (tmp_path / "eb").exists()
