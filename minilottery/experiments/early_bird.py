@@ -136,6 +136,26 @@ class EarlyBirdRun(ResumableRun):
     def steps(self) -> list:
         return ["search", *self.targets]
 
+    def run(self) -> dict:
+        self.recover()
+        return super().run()
+
+    def recover(self) -> None:
+        """When the search is done but its masks' checkpoint is not intact (missing,
+        truncated, damaged: checked against the size and sha256 results.json recorded),
+        forget the search and the rounds trained from it: the search replays its seeded
+        training, so they come back as a run never damaged."""
+        if self.results["search"] is None:
+            return
+        problem = self.directory.checkpoint_problem(CHECKPOINT)
+        if problem is None:
+            return
+        self.results["search"], self.results["rounds"] = None, []
+        self.directory.forget_checkpoint(CHECKPOINT)
+        if self.context.log is not None:
+            self.context.log(f"{self.directory.checkpoint_path(CHECKPOINT)}: {problem}; "
+                             "searching again and retraining its rounds")
+
     def is_done(self, step) -> bool:
         if step == "search":
             return self.results["search"] is not None
