@@ -58,6 +58,20 @@ def rewind_point(value, schedule: Schedule) -> int | str:
     return int(value)
 
 
+def retrain_words(config: dict) -> str | None:
+    """How the pruned rounds of a stored config (a results.json's "config") retrain, in
+    words for titles and labels; None for "weights" (the weights reset: a ticket)."""
+    retrain = config.get("retrain", "weights")  # not stored when "weights"
+    if retrain == "weights":
+        return None
+    if retrain == "finetune":
+        return "fine-tuning"
+    k = config.get("rewind_iteration") if config.get("reset") == "rewind" else 0
+    if isinstance(k, (int, float)):
+        return f"learning-rate rewinding to iteration {k:g}"
+    return "learning-rate rewinding" if k is None else f"learning-rate rewinding to {k}"
+
+
 def _fraction(name: str, value) -> None:
     """A fraction in [0, 1), or None for "the preset's"."""
     if value is not None:

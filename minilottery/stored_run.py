@@ -124,6 +124,17 @@ class StoredRun:
                              f"{done} of {self.path}")
         return round_index
 
+    def check_pruned_rounds(self, rounds) -> list[int]:
+        """The finished pruned rounds (> 0) among ``rounds`` (None: all of them); a
+        ValueError naming the value and those available when one is not one of them."""
+        pruned = [r["round"] for r in self.rounds if r["round"] > 0]
+        for r in rounds or ():
+            if r not in pruned:
+                raise ValueError(f"rounds: got {r}, expected one of the finished pruned rounds "
+                                 f"{pruned} of {self.path}"
+                                 + (" (round 0 is the dense network)" if r == 0 else ""))
+        return [r for r in pruned if rounds is None or r in rounds]
+
     def weights(self, name: str = "init") -> dict[str, np.ndarray]:
         """The weights of checkpoint ``name``: "init" (iteration 0), "rewind" (iteration k)."""
         return self.directory.load_checkpoint(name, self.advice(name))["weights"]

@@ -104,8 +104,8 @@ def test_unparsable_flags_exit_2_naming_the_argument(argv, message, capsys, tmp_
 @pytest.mark.parametrize("flags, message", [
     (["--rate", "1.5"], r"rate: got 1.5, expected a fraction in [0, 1)"),
     (["--layer-rate", "9.weight=0.1"], "['9.weight'] are not prunable weights"),
-    (["--reset", "rewind", "--rewind-iteration", "100"], "rewind_iteration: got 100"),
-    (["--batch-size", "0"], "batch_size: got 0"),
+    (["--reset", "rewind", "--rewind-iteration", "100"], "--rewind-iteration: got 100"),
+    (["--batch-size", "0"], "--batch-size: got 0"),
     (["--width", "-1"], "width: got -1.0, expected a number > 0"),
     (["--iterations", "0"], "iterations: got 0, expected >= 1"),
     (["--rate", "0"], "rate: got 0"),
@@ -155,6 +155,15 @@ def test_plot_of_a_run_with_no_finished_round_is_one_line(tmp_path, capsys):
     (tmp_path / "results.json").write_text(json.dumps({"config": {}, "rounds": []}))
     code, _, err = run_cli(["plot", str(tmp_path)], capsys)
     assert code == 2 and "no finished round" in one_line_error(err, "plot")
+
+
+def test_plot_of_a_sparse_train_run_refuses_naming_it(tmp_path, capsys):
+    (tmp_path / "results.json").write_text(json.dumps(
+        {"config": {"training": {}, "sparse": {"methods": ["rigl"]}}, "meta": {},
+         "methods": {"rigl": [{"density": 0.5}]}}))
+    code, _, err = run_cli(["plot", str(tmp_path)], capsys)
+    line = one_line_error(err, "plot")
+    assert code == 2 and "sparse-train run" in line and "minilottery sparse-train" in line
 
 
 @pytest.mark.parametrize("command", ["train", "lottery", "stability", "prune-at-init",

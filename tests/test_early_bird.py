@@ -86,7 +86,10 @@ def test_a_search_finds_retrains_and_costs_each_target(source, tmp_path):
         assert 0 <= record["distance_to_imp"] <= 1
     assert digest(source) == before  # the source run is only read
     again = run_early_bird(options, tmp_path / "eb", progress=False, log=None)
-    assert again["rounds"] == results["rounds"]
+    def timeless(rounds):
+        return [{k: v for k, v in r.items() if k != "seconds"} for r in rounds]
+
+    assert timeless(again["rounds"]) == timeless(results["rounds"])  # retrained, the same
 
 
 def test_a_search_that_never_settles_uses_the_last_mask(source, tmp_path):
@@ -99,7 +102,7 @@ def test_a_search_that_never_settles_uses_the_last_mask(source, tmp_path):
 
 
 def test_early_bird_refuses_bad_options(source, tmp_path):
-    with pytest.raises(ValueError, match="round: got 7"):
+    with pytest.raises(ValueError, match="rounds: got 7"):
         run_early_bird(EarlyBirdOptions(source=str(source), rounds=(7,)), tmp_path / "a",
                        progress=False, log=None)
     with pytest.raises(ValueError, match="window: got 1"):
@@ -144,3 +147,59 @@ def test_a_search_with_no_mask_in_its_training_uses_the_weights_at_the_end(sourc
                                                    "distances": []}}}
     # the search replays round 0: its end is round 0's trained weights, whose mask is round 1's
     assert results["rounds"][0]["distance_to_imp"] == 0.0
+
+
+def test_plot_of_an_early_bird_run_redraws_early_bird_png(source, tmp_path, capsys):
+    from cli_runner import run_cli
+
+    options = EarlyBirdOptions(source=str(source), rounds=(1,), every=5, window=2,
+                               threshold=0.5)
+    run_early_bird(options, tmp_path / "eb", progress=False, log=None)
+    code, out, err = run_cli(["plot", str(tmp_path / "eb")], capsys)
+    assert code == 0, err
+    assert (tmp_path / "eb" / "early_bird.png").is_file() and "early_bird.png" in out
+    assert not (tmp_path / "eb" / "accuracy.png").exists()  # no lottery figure, no "? on ?"
+
+
+def test_plot_of_a_mask_dynamics_directory_redraws_its_figure(source, tmp_path, capsys):
+    import json
+
+    from cli_runner import run_cli
+
+    (tmp_path / "md").mkdir()
+    (tmp_path / "md" / "mask_dynamics.json").write_text(json.dumps(mask_dynamics([source])))
+    code, out, err = run_cli(["plot", str(tmp_path / "md")], capsys)
+    assert code == 0, err
+    assert (tmp_path / "md" / "mask_dynamics.png").is_file()
+
+
+@pytest.mark.parametrize("flags, words", [
+    (["--every", "0"], ["--every: got 0"]),
+    (["--every", "-5"], ["--every: got -5"]),
+    (["--window", "0"], ["--window: got 0"]),
+    (["--threshold", "-1"], ["--threshold: got -1.0"]),
+    (["--rounds", "0"], ["--rounds: got 0", "[1, 2]"])])
+def test_early_bird_errors_name_the_flag_and_value(source, tmp_path, capsys, flags, words):
+    from cli_runner import run_cli
+
+    code, _, err = run_cli(["early-bird", "--source", str(source), *flags, "--out",
+                            str(tmp_path / "eb"), "--no-progress"], capsys)
+    assert code == 2 and all(w in err for w in words), err
+    assert not (tmp_path / "eb").exists()
+
+
+def test_a_truncated_masks_checkpoint_is_searched_and_retrained_again(source, tmp_path):
+    options = EarlyBirdOptions(source=str(source), rounds=(1,), every=5, window=2,
+                               threshold=0.5)
+    results = run_early_bird(options, tmp_path / "eb", progress=False, log=None)
+    stored = tmp_path / "eb" / "checkpoints" / "early_bird_masks.npz"
+    intact = stored.read_bytes()
+    stored.write_bytes(intact[: len(intact) // 2])
+    lines = []
+    again = run_early_bird(options, tmp_path / "eb", progress=False, log=lines.append)
+    assert any("early_bird_masks.npz" in line and "truncated" in line for line in lines), lines
+    assert stored.read_bytes() == intact  # the seeded search gives the same masks
+    def timeless(rounds):
+        return [{k: v for k, v in r.items() if k != "seconds"} for r in rounds]
+
+    assert timeless(again["rounds"]) == timeless(results["rounds"])  # retrained, the same

@@ -416,14 +416,52 @@ def test_plots_of_a_real_lottery_run(tmp_path):
                                [100 * r["early_stop_test_accuracy"] for r in results["rounds"]])
 
 
-def test_only_lines_equal_on_the_figure_are_called_the_same():
-    """93.9% and 93.1% accuracy are two lines (they were called "same as" within 1%); a layer
-    pruned at the rate of another, its count rounded its own way, is the same line."""
+def test_only_lines_equal_at_every_point_are_called_the_same():
+    """93.9% and 93.1% accuracy are two lines (they were called "same as" within 1%), and so
+    are 93.9% and 93.95% (within the old 0.1%); equal within float rounding is one line."""
     from minilottery.plots.overlap import same_as
 
     x = np.array([100.0, 80.0, 64.0])
     ticket = ("winning ticket", x, np.array([95.1, 93.9, 94.2]))
     assert same_as(x, [95.1, 93.1, 93.6], [ticket]) is None
+    assert same_as(x, [95.1, 93.95, 94.2], [ticket]) is None
     assert same_as(x, [95.1, 93.9, 94.2], [ticket]) == "winning ticket"
+    assert same_as(x, [95.1, 93.9 * (1 + 1e-13), 94.2], [ticket]) == "winning ticket"
     layer = ("fc1 784x300", x, np.array([100.0, 80.0, 64.0]))
-    assert same_as(x * 1.001, [100.0, 80.02, 64.03], [layer]) == "fc1 784x300"
+    assert same_as(x * 1.001, [100.0, 80.02, 64.03], [layer]) is None
+
+
+def test_equal_means_of_different_seeds_are_not_called_the_same():
+    """sanity.png: two variants whose seeds differ but whose means agree are two curves
+    (the legend said "random (same as shuffled)")."""
+    from minilottery.tables import sanity_summary
+
+    records = [{"round": 1, "variant": variant, "seed": seed, "density": 0.5,
+                "early_stop_test_accuracy": acc}
+               for variant, accs in (("shuffled", (0.8, 0.9)), ("random", (0.84, 0.86)))
+               for seed, acc in enumerate(accs)]
+    series = {}
+    for row in sanity_summary({"records": records}):
+        series[row["variant"]] = {k: [row[k]] for k in ("density", "mean", "std")}
+    assert series["shuffled"]["mean"] == pytest.approx(series["random"]["mean"])
+    labels = [ln.get_label() for ln in plots.build_series(series).axes[0].get_lines()]
+    assert labels == ["shuffled", "random"]
+
+
+@pytest.mark.parametrize("retrain, reset, words", [
+    ("lr", "init", "learning-rate rewinding to iteration 0"),
+    ("lr", "rewind", "learning-rate rewinding to iteration 5"),
+    ("finetune", "init", "fine-tuning")])
+def test_the_retraining_mode_is_named_in_titles_labels_and_sweep_groups(retrain, reset, words):
+    from minilottery.plots.base import network_label, run_title
+    from minilottery.sweep.aggregate import pruned_network
+
+    config = {"model": "lenet300", "dataset": "digits", "strategy": "magnitude",
+              "scope": "layer", "reset": reset, "rewind_iteration": 5, "retrain": retrain}
+    results = {"config": config}
+    assert run_title(results).endswith(words) and "reset" not in run_title(results)
+    assert network_label("ticket", results) == f"IMP ({words})"
+    assert pruned_network(config) == f"IMP ({words})"
+    del config["retrain"]  # "weights", as stored: the ticket as before
+    assert run_title(results).endswith(f"reset {reset}")
+    assert pruned_network(config).startswith("ticket")

@@ -105,6 +105,30 @@ def test_sanity_refuses_bad_options(source, tmp_path):
     with pytest.raises(ValueError, match="seeds: got 0"):
         run_sanity(SanityOptions(source=str(source), seeds=0), tmp_path / "b",
                    progress=False, log=None)
-    with pytest.raises(ValueError, match="round: got 9"):
+    with pytest.raises(ValueError, match="rounds: got 9"):
         run_sanity(SanityOptions(source=str(source), rounds=(9,)), tmp_path / "c",
                    progress=False, log=None)
+
+
+def test_plot_of_a_sanity_run_redraws_sanity_png(source, tmp_path, capsys):
+    from cli_runner import run_cli
+
+    options = SanityOptions(source=str(source), method="imp", rounds=(1,), seeds=1)
+    run_sanity(options, tmp_path / "s", progress=False, log=None)
+    code, out, err = run_cli(["plot", str(tmp_path / "s")], capsys)
+    assert code == 0, err
+    assert (tmp_path / "s" / "sanity.png").is_file() and "sanity.png" in out
+    assert not (tmp_path / "s" / "accuracy.png").exists()
+
+
+@pytest.mark.parametrize("flags, words", [
+    (["--rounds", "0"], ["--rounds: got 0", "[1, 2]"]),
+    (["--rounds", "99"], ["--rounds: got 99", "[1, 2]"]),
+    (["--seeds", "0"], ["--seeds: got 0"])])
+def test_sanity_errors_name_the_flag_and_value(source, tmp_path, capsys, flags, words):
+    from cli_runner import run_cli
+
+    code, _, err = run_cli(["sanity", "--source", str(source), *flags, "--out",
+                            str(tmp_path / "s"), "--no-progress"], capsys)
+    assert code == 2 and all(w in err for w in words), err
+    assert "no pruned round yet" not in err

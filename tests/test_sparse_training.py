@@ -230,7 +230,7 @@ def test_the_command_trains_prints_its_table_and_names_bad_input(tmp_path, capsy
     code, _, err = run_cli([*argv[:-3], "--densities", "0", "--out", str(tmp_path / "b")],
                            capsys)
     assert code == 2
-    assert err.strip() == ("minilottery sparse-train: error: densities: got 0.0, expected "
+    assert err.strip() == ("minilottery sparse-train: error: --densities: got 0.0, expected "
                            "fractions in (0, 1)")
     code, _, err = run_cli(["lottery", "--dataset", "digits", "--scope", "nm", "--nm", "3:2",
                             "--out", str(tmp_path / "c")], capsys)

@@ -9,6 +9,8 @@ library imports this package. Every error of ours is one line on stderr,
 
 from __future__ import annotations
 
+import argparse
+import re
 import sys
 
 from .. import __version__
@@ -60,10 +62,26 @@ def _write_error() -> type:
     return WriteError
 
 
+def _as_flag(text: str, parser, command: str) -> str:
+    """``text`` with a leading field name ("seeds: got 0") written as the command's flag
+    ("--seeds: got 0") when the command has that flag: the options' fields are its flags
+    (schema.py), so the library names the field and the command line the flag."""
+    match = re.match(r"([a-z][a-z_]*): ", text)
+    if not match:
+        return text
+    flag = "--" + match[1].replace("_", "-")
+    sub = next((a.choices[command] for a in parser._actions
+                if isinstance(a, argparse._SubParsersAction)), None)
+    if sub is None or flag not in sub._option_string_actions:
+        return text
+    return flag + text[len(match[1]):]
+
+
 def main(argv=None) -> int:
     """Run one command; its exit status (2 for every error of the user's input)."""
+    parser = build_parser()
     try:
-        args = build_parser().parse_args(argv)
+        args = parser.parse_args(argv)
     except SystemExit as done:  # --help, --version, or argparse's one-line error
         return done.code
     threads = getattr(args, "threads", None)
@@ -79,6 +97,7 @@ def main(argv=None) -> int:
         message = error.args[0] if isinstance(error, KeyError) and error.args else error
         # One line: a multi-line message (a config mismatch) is joined
         text = "; ".join(line.strip() for line in str(message).splitlines() if line.strip())
+        text = _as_flag(text, parser, args.command)
         print(f"minilottery {args.command}: error: {text}", file=sys.stderr)
         return 2
     except _write_error() as error:  # a full disk, a file-size limit: one line, no traceback

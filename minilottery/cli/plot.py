@@ -16,6 +16,7 @@ def register(commands) -> None:
 
 def run(args) -> int:
     from ..plots import aggregate_sweep, plot_run_dir
+    from ..plots.kinds import plot_any_dir
     from ..sweep import read_sweep
 
     if (Path(args.run_dir) / "sweep.json").is_file():
@@ -27,7 +28,8 @@ def run(args) -> int:
         paths += aggregate
         print(table)
     else:
-        paths = plot_run_dir(args.run_dir)
+        # a lottery run, or another command's (early-bird, sanity, ...): its own figure
+        paths = plot_any_dir(args.run_dir)
     for path in paths:
         print(path)
     return 0

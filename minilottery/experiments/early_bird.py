@@ -102,14 +102,12 @@ class EarlyBirdRun(ResumableRun):
         if self.source.reset not in ("init", "rewind"):
             raise ValueError(f"--source: {self.source.path} was run with reset "
                              f"{self.source.reset!r}, expected 'init' or 'rewind' (a ticket)")
-        pruned = [r["round"] for r in self.source.rounds if r["round"] > 0]
-        for r in options.rounds or ():
-            self.source.check_round(r)
-        self.targets = [r for r in pruned if options.rounds is None or r in options.rounds]
+        self.targets = self.source.check_pruned_rounds(options.rounds)
         if not self.targets:
             raise ValueError(f"--source: {self.source.path} has no pruned round yet, nothing "
                              "to target")
-        self.every = options.every or math.ceil(len(self.dataset.y_train) / c.batch_size)
+        self.every = (math.ceil(len(self.dataset.y_train) / c.batch_size)
+                      if options.every is None else options.every)  # 0 is refused, not the default
         if self.every < 1:
             raise ValueError(f"every: got {options.every}, expected iterations >= 1")
         if options.window < 2:
@@ -137,6 +135,26 @@ class EarlyBirdRun(ResumableRun):
 
     def steps(self) -> list:
         return ["search", *self.targets]
+
+    def run(self) -> dict:
+        self.recover()
+        return super().run()
+
+    def recover(self) -> None:
+        """When the search is done but its masks' checkpoint is not intact (missing,
+        truncated, damaged: checked against the size and sha256 results.json recorded),
+        forget the search and the rounds trained from it: the search replays its seeded
+        training, so they come back as a run never damaged."""
+        if self.results["search"] is None:
+            return
+        problem = self.directory.checkpoint_problem(CHECKPOINT)
+        if problem is None:
+            return
+        self.results["search"], self.results["rounds"] = None, []
+        self.directory.forget_checkpoint(CHECKPOINT)
+        if self.context.log is not None:
+            self.context.log(f"{self.directory.checkpoint_path(CHECKPOINT)}: {problem}; "
+                             "searching again and retraining its rounds")
 
     def is_done(self, step) -> bool:
         if step == "search":

@@ -116,11 +116,9 @@ class SanityRun(ResumableRun):
             raise ValueError(f"--source: {self.source.path} was run with reset "
                              f"{self.source.reset!r}, expected 'init' or 'rewind' (a ticket)")
         self.config, self.dataset = prepare(self.source.config, self.context.dataset)
-        for r in options.rounds or ():
-            self.source.check_round(r)
+        chosen = self.source.check_pruned_rounds(options.rounds)
         self.targets = {r["round"]: r["density"] for r in self.source.rounds
-                        if r["round"] > 0 and (options.rounds is None
-                                               or r["round"] in options.rounds)}
+                        if r["round"] in chosen}
         if not self.targets:
             raise ValueError(f"--source: {self.source.path} has no pruned round yet, nothing "
                              "to check")

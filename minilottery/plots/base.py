@@ -31,6 +31,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 
+from ..config import retrain_words
 from ..runs import atomic_write_bytes
 from .overlap import cycle_style, hollow, same_as
 
@@ -101,6 +102,8 @@ def networks(results) -> dict[str, list[dict]]:
 
 def network_label(name: str, results) -> str:
     config = results.get("config") or {}
+    if name == "ticket" and retrain_words(config):
+        return f"IMP ({retrain_words(config)})"  # trained weights kept: not a ticket
     if name == "ticket" and config.get("reset", "init") != "init":
         reset = config["reset"]
         if reset == "rewind" and config.get("rewind_iteration") is not None:
@@ -114,9 +117,10 @@ def run_title(results) -> str:
     if not config:
         return ""
     scope = config.get("scope", "")
+    retrain = retrain_words(config) or f"reset {config.get('reset', '?')}"
     return (f"{config.get('model', '?')} on {config.get('dataset', '?')}: "
             f"{config.get('strategy', '')} {SCOPE_WORDS.get(scope, scope)} pruning, "
-            f"reset {config.get('reset', '?')}")
+            f"{retrain}")
 
 
 def _value(record: dict, key: str) -> float:
@@ -246,10 +250,14 @@ def draw_series(ax, series: Mapping[str, Mapping], *, log_x: bool = True,
         keep = np.isfinite(mean)
         style = dict((styles or {}).get(label) or cycle_style(index))
         style.setdefault("markersize", 5)
-        same = same_as(x[keep], mean[keep], drawn)
+        # equal means are not one line when the spreads (the seeds' points) differ
+        spread = [scale * _column(curve, label, key, n)[order][keep]
+                  for key in ("std", "low", "high") if key in curve]
+        points = np.stack([mean[keep], *spread])
+        same = same_as(x[keep], points, drawn)
         ax.plot(x[keep], mean[keep], label=f"{label} (same as {same})" if same else str(label),
                 **(hollow(style) if same else style))
-        drawn.append((str(label), x[keep], mean[keep]))
+        drawn.append((str(label), x[keep], points))
         color = ax.lines[-1].get_color()
         if "std" in curve:
             std = scale * _column(curve, label, "std", n)[order]

@@ -23,19 +23,22 @@ def cycle_style(index: int) -> dict:
             "zorder": 2 + 0.01 * index}
 
 
-# Relative differences under which two points are one on the figure: densities within 1% (a
-# layer pruned at the same rate as another rounds its counts its own way), values within 0.1%
-# (so 93.9% and 93.1% accuracy, 0.9% apart, are two lines, not one)
-SAME_X, SAME_Y = 1e-2, 1e-3
+# Two lines are called one only when they are equal at every point within float rounding:
+# curves merely close (93.9% and 93.95%, or two sanity variants of equal means but different
+# seeds) are two lines, drawn and named each their own
+SAME = 1e-9
 
 
 def same_as(x, y, drawn) -> str | None:
     """The label of the first of ``drawn`` [(label, x, y)] equal to (x, y) at every point,
-    within SAME_X and SAME_Y."""
+    within a relative SAME; ``y`` may hold several rows (a mean and its spread), all
+    compared."""
     x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
     for label, other_x, other_y in drawn:
-        if (x.shape == other_x.shape and x.size and np.allclose(x, other_x, rtol=SAME_X, atol=0)
-                and np.allclose(y, other_y, rtol=SAME_Y, atol=1e-9)):
+        other_x, other_y = np.asarray(other_x), np.asarray(other_y)
+        if (x.shape == other_x.shape and y.shape == other_y.shape and x.size
+                and np.allclose(x, other_x, rtol=SAME, atol=0, equal_nan=True)
+                and np.allclose(y, other_y, rtol=SAME, atol=1e-12, equal_nan=True)):
             return label
     return None
 

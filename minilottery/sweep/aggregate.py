@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..config import retrain_words
 from ..runs import RunDirectory, atomic_write_bytes
 from .spec import run_name
 
@@ -68,7 +69,10 @@ def group_of(varied: dict) -> dict:
 def pruned_network(config: dict) -> str:
     """What a run's own rounds are, by its reset: "ticket" (reset to iteration 0), "ticket
     (rewind to iteration k)", or "IMP, reinit" (pruned, then fresh random weights: no
-    ticket, the control as an IMP run of its own)."""
+    ticket, the control as an IMP run of its own); "IMP (fine-tuning)" or "IMP
+    (learning-rate rewinding to iteration k)" when the trained weights are kept."""
+    if retrain_words(config):
+        return f"IMP ({retrain_words(config)})"
     reset = config.get("reset") or "init"
     if reset == "rewind":
         k = config.get("rewind_iteration")
