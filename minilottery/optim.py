@@ -5,21 +5,12 @@ where pruning masks stay in force: the gradient of a pruned weight is zeroed
 before the update, so no momentum or Adam moment ever accumulates for it, and
 the weight is multiplied by its mask after the update, so nothing can revive
 it. The masks are read from ``model.masks`` (set by ``prune.apply_masks``).
-
-An update is element-wise: each weight's new value depends on its own
-gradient and state alone. So a step cuts every parameter into pieces of
-``parallel.UPDATE_ELEMENTS`` (views of the parameter, its gradient, mask and
-state) and updates them on the pool of threads (nn/parallel.py): the same
-arithmetic on every element as one whole-array pass, bit for bit, at any
-thread count, and each piece's passes stay in the core's cache.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-
-from .nn import parallel
 
 
 class Constant:
@@ -90,10 +81,7 @@ class Optimizer:
     """Base class: walks the model's parameters, applies weight decay and the masks.
 
     ``lr`` is a number or a schedule (a callable iteration -> lr). Subclasses
-    write only ``new_state(param)`` (their buffers, shaped like the parameter) and
-    ``_update(name, param, grad, state, lr)``, which changes ``param`` and the
-    buffers of ``state`` in place. ``param``, ``grad`` and the buffers are views of
-    one piece of the parameter: an update may not look at other elements.
+    write only ``_update(name, param, grad, lr)``, which changes param in place.
 
     ``iteration`` is the schedule's position only: an optimizer made to
     continue a training at iteration k (late reset) starts there, so warmup
@@ -108,7 +96,6 @@ class Optimizer:
         self.weight_decay = _non_negative("weight_decay", weight_decay)
         self.slots = list(model.parameter_slots())
         self.state: dict[str, dict] = {}
-        self.steps: dict[str, int] = {}  # updates each parameter has had (PyTorch's "step")
         if isinstance(start_iteration, bool) or not isinstance(start_iteration, int) \
                 or start_iteration < 0:
             raise ValueError(f"start_iteration: got {start_iteration!r}, expected an int >= 0")
@@ -125,28 +112,21 @@ class Optimizer:
         masks = getattr(self.model, "masks", None) or {}
         if masks is not self._masks_seen:
             self._mask_state(masks)
-        lr, xp = self.lr, self.model.backend.xp
-        pieces = []
+        lr = self.lr
         for name, module, key in self.slots:
             param, grad = module.params[key], module.grads.get(key)
             if grad is None:
                 raise RuntimeError(f"optimizer: no gradient for {name!r}; run backward first")
-            if name not in self.state:
-                self.state[name] = self.new_state(param)
-            self.steps[name] = self.steps.get(name, 0) + 1
-            pieces += _pieces(xp, name, param, grad, masks.get(name), self.state[name])
-        parallel.run(xp, len(pieces), lambda i: self._update_piece(*pieces[i], lr))
+            mask = masks.get(name)
+            if mask is not None:
+                grad = grad * mask
+            if self.weight_decay:
+                # L2 penalty (λ/2)|w|² adds λ·w to the gradient (PyTorch's weight_decay)
+                grad = grad + self.weight_decay * param
+            self._update(name, param, grad, lr)
+            if mask is not None:
+                param *= mask
         self.iteration += 1
-
-    def _update_piece(self, name: str, param, grad, mask, state: dict, lr: float) -> None:
-        if mask is not None:
-            grad = grad * mask
-        if self.weight_decay:
-            # L2 penalty (λ/2)|w|² adds λ·w to the gradient (PyTorch's weight_decay)
-            grad = grad + self.weight_decay * param
-        self._update(name, param, grad, state, lr)
-        if mask is not None:
-            param *= mask
 
     def _mask_state(self, masks) -> None:
         """Zero the optimizer state of pruned weights when the masks change."""
@@ -166,27 +146,8 @@ class Optimizer:
             if hasattr(buffer, "shape") and buffer.shape == where.shape:
                 buffer[where] = 0
 
-    def new_state(self, param) -> dict:
-        """The buffers of one parameter (zeros like it), made before its first update."""
-        return {}
-
-    def _update(self, name: str, param, grad, state: dict, lr: float) -> None:
+    def _update(self, name: str, param, grad, lr: float) -> None:
         raise NotImplementedError
-
-
-def _pieces(xp, name: str, param, grad, mask, state: dict) -> list[tuple]:
-    """(name, param, grad, mask, state) for each piece of one parameter: flat views of
-    ``parallel.element_chunks``, or the whole arrays where one is not contiguous."""
-    arrays = [param, grad, *state.values()] + ([] if mask is None else [mask])
-    if not all(a.flags.c_contiguous for a in arrays):
-        return [(name, param, grad, mask, state)]
-    flat = [a.reshape(-1) for a in (param, grad)]
-    flat_mask = None if mask is None else mask.reshape(-1)
-    flat_state = {key: buffer.reshape(-1) for key, buffer in state.items()}
-    return [(name, flat[0][start:stop], flat[1][start:stop],
-             None if flat_mask is None else flat_mask[start:stop],
-             {key: buffer[start:stop] for key, buffer in flat_state.items()})
-            for start, stop in parallel.element_chunks(xp, param.size)]
 
 
 class SGD(Optimizer):
@@ -203,20 +164,18 @@ class SGD(Optimizer):
             raise ValueError("nesterov: got True with momentum 0, expected momentum > 0")
         self.nesterov = nesterov
 
-    def new_state(self, param) -> dict:
-        xp = self.model.backend.xp
-        return {"velocity": xp.zeros_like(param)} if self.momentum else {}
-
-    def _update(self, name, param, grad, state, lr):
+    def _update(self, name, param, grad, lr):
         if self.momentum == 0:
             param -= lr * grad
             return
-        velocity = state["velocity"]
-        if self.steps[name] == 1:
-            velocity[...] = grad  # PyTorch starts the velocity at the first gradient
+        state = self.state.get(name)
+        if state is None:
+            # PyTorch starts the velocity at the first gradient
+            state = self.state[name] = {"velocity": grad.copy()}
         else:
-            velocity *= self.momentum
-            velocity += grad
+            state["velocity"] *= self.momentum
+            state["velocity"] += grad
+        velocity = state["velocity"]
         param -= lr * (grad + self.momentum * velocity if self.nesterov else velocity)
 
 
@@ -237,15 +196,16 @@ class Adam(Optimizer):
         if not (len(betas) == 2 and all(0.0 <= b < 1.0 for b in betas)):
             raise ValueError(f"betas: got {betas!r}, expected two numbers in [0, 1)")
         self.betas = (float(betas[0]), float(betas[1]))
+        self.steps: dict[str, int] = {}  # updates each parameter's moments have seen
         self.eps = _positive("eps", eps)
 
-    def new_state(self, param) -> dict:
-        xp = self.model.backend.xp
-        return {"m": xp.zeros_like(param), "v": xp.zeros_like(param)}
-
-    def _update(self, name, param, grad, state, lr):
+    def _update(self, name, param, grad, lr):
         xp = self.model.backend.xp
         beta1, beta2 = self.betas
+        state = self.state.get(name)
+        if state is None:
+            state = self.state[name] = {"m": xp.zeros_like(param), "v": xp.zeros_like(param)}
+        self.steps[name] = self.steps.get(name, 0) + 1
         m, v = state["m"], state["v"]
         m *= beta1
         m += (1 - beta1) * grad

@@ -219,29 +219,3 @@ def test_adam_continuing_a_schedule_at_k_takes_a_first_step_like_any_first_step(
         np.testing.assert_allclose(step_b, step_a, rtol=1e-5, atol=1e-9)
     assert continuing.iteration == k + 1  # the schedule still advances from k
     assert set(continuing.steps.values()) == {1}
-
-
-@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
-def test_an_update_in_pieces_on_the_pool_is_the_whole_array_update_bit_for_bit(name,
-                                                                                monkeypatch):
-    """A step cuts each parameter into pieces of UPDATE_ELEMENTS on the pool of threads:
-    pieces of 7 elements (uneven, mask and state sliced alike) on 3 threads give exactly
-    the bits of one whole-array update in one thread, step after step."""
-    from minilottery.nn import parallel
-
-    def train(pieces, threads):
-        monkeypatch.setattr(parallel, "UPDATE_ELEMENTS", pieces)
-        model = nn.Sequential(nn.Linear(23, 17, rng=0), nn.ReLU(), nn.Linear(17, 3, rng=1))
-        rng = np.random.default_rng(0)
-        apply_masks(model, {"0.weight": rng.random((17, 23)) < 0.6})
-        opt = OPTIMIZERS[name](model)
-        with parallel.using(threads):
-            for _ in range(4):
-                set_grads(model, rng)
-                opt.step()
-        return [p.tobytes() for p in model.parameters()] + [
-            b.tobytes() for state in opt.state.values() for b in state.values()]
-
-    dispatched = parallel._pool.dispatched
-    assert train(7, 3) == train(10**9, 1)
-    assert parallel._pool.dispatched > dispatched  # the pieces did go to the pool

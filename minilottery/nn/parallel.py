@@ -197,18 +197,3 @@ def over_features(xp, features: int, macs_per_feature: int, task) -> None:
     """task(start, stop) for the blocks of ``feature_blocks``, on the pool."""
     blocks = feature_blocks(xp, features, macs_per_feature)
     run(xp, len(blocks), lambda i: task(*blocks[i]))
-
-
-# An optimizer's update takes pieces of a parameter of this many elements: a few passes
-# (moments, square root, the step) over four or five such arrays stay in a core's cache,
-# and a large layer (LeNet's 784x300) makes several pieces for the threads.
-UPDATE_ELEMENTS = 2**15
-
-
-def element_chunks(xp, size: int) -> list[tuple[int, int]]:
-    """[(start, stop), ...]: runs of UPDATE_ELEMENTS elements of a flat array of ``size``
-    (fixed by the size alone). On CuPy one run, the whole array."""
-    if xp is not np:
-        return [(0, size)]
-    step = UPDATE_ELEMENTS
-    return [(start, min(size, start + step)) for start in range(0, size, step)]
