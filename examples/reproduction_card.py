@@ -353,9 +353,11 @@ def evaluation_note(root: Path) -> str:
             f"5,000 validation and 10,000 test images) {figures['evaluation_seconds']:.3f} s, "
             f"so the 500 evaluations are {100 * figures['evaluation_share']:.0f}% of a "
             f"{figures['round_seconds'] / 60:.1f}-minute round. An evaluation is three "
-            "matrix products over 15,000 images (8 GFLOP), already near the speed of one "
-            "core's float32 products: it could only be cheaper by evaluating less, which "
-            "would change what the paper measures.")
+            "matrix products over 15,000 images (8.0 GFLOP), "
+            f"{8.0 / figures['evaluation_seconds']:.0f} GFLOP/s: about half of one core's "
+            "float32 matrix-product rate (94 GFLOP/s in "
+            "examples/benchmark.py's header), so larger evaluation batches and fewer copies "
+            "could still cut it; that work is open.")
 
 
 def render(runs: Runs, root: Path = RESULTS) -> str:
